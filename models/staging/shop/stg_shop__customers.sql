@@ -1,0 +1,39 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'customers') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+
+        -- attributes
+        cast(email as {{ dbt.type_string() }}) as email,
+        coalesce(cast(email_opt_in as {{ dbt.type_boolean() }}), false) as is_email_opt_in,
+
+        -- timestamps
+        cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
+
+        -- quality flags
+        row_number() over (partition by customer_id order by created_at) > 1 as is_duplicate
+
+    from source
+
+),
+
+flagged as (
+
+    select
+        *,
+        is_duplicate as is_dirty
+
+    from renamed
+
+)
+
+select * from flagged

@@ -1,0 +1,42 @@
+with
+
+source as (
+
+    select * from {{ source('shop', 'orders') }}
+
+),
+
+renamed as (
+
+    select
+        -- keys
+        cast(order_id as {{ dbt.type_string() }}) as order_id,
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+
+        -- attributes
+        cast(status as {{ dbt.type_string() }}) as order_status,
+
+        -- timestamps
+        cast(ordered_at as {{ dbt.type_timestamp() }}) as ordered_at,
+
+        -- quality flags
+        row_number() over (partition by order_id order by ordered_at, status) > 1 as is_duplicate,
+        coalesce(status not in ({{ quoted_list(var('order_statuses')) }}), true)
+            as is_unknown_status,
+        ordered_at is null as is_missing_timestamp
+
+    from source
+
+),
+
+flagged as (
+
+    select
+        *,
+        is_duplicate or is_unknown_status or is_missing_timestamp as is_dirty
+
+    from renamed
+
+)
+
+select * from flagged

@@ -1,0 +1,105 @@
+"""The raw-data contract (SPEC section 3): the ten tables, their columns and logical types.
+
+One place for it: the synthetic generator writes these schemas, the tests check generated
+tables against them, and the run command checks a raw folder against them before dbt starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+STRING = pa.string()
+INT = pa.int64()
+BOOL = pa.bool_()
+FLOAT = pa.float64()
+NUMERIC = pa.decimal128(12, 2)  # money in USD; BigQuery NUMERIC, DuckDB DECIMAL(12,2)
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+SHOP_TABLES = ("vehicles", "products", "fitment", "customers", "customer_vehicles", "orders",
+               "order_lines")
+EMAIL_TABLES = ("email_sends", "email_send_items", "email_events")
+
+RAW_SCHEMAS: dict[str, pa.Schema] = {
+    "vehicles": pa.schema([
+        ("vehicle_id", STRING), ("year", INT), ("make", STRING), ("model", STRING),
+        ("submodel", STRING),
+    ]),
+    "products": pa.schema([
+        ("sku", STRING), ("name", STRING), ("brand", STRING), ("category", STRING),
+        ("department", STRING), ("price", NUMERIC), ("is_active", BOOL), ("is_universal", BOOL),
+        ("image_url", STRING), ("product_url", STRING), ("created_at", TIMESTAMP),
+    ]),
+    "fitment": pa.schema([("sku", STRING), ("vehicle_id", STRING)]),
+    "customers": pa.schema([
+        ("customer_id", STRING), ("email", STRING), ("email_opt_in", BOOL),
+        ("created_at", TIMESTAMP),
+    ]),
+    "customer_vehicles": pa.schema([
+        ("customer_id", STRING), ("vehicle_id", STRING), ("added_at", TIMESTAMP),
+    ]),
+    "orders": pa.schema([
+        ("order_id", STRING), ("customer_id", STRING), ("ordered_at", TIMESTAMP),
+        ("status", STRING),
+    ]),
+    "order_lines": pa.schema([
+        ("order_id", STRING), ("line_number", INT), ("sku", STRING), ("quantity", INT),
+        ("unit_price", NUMERIC), ("vehicle_id", STRING),
+    ]),
+    "email_sends": pa.schema([
+        ("send_id", STRING), ("campaign_id", STRING), ("customer_id", STRING),
+        ("sent_at", TIMESTAMP), ("treatment", STRING), ("model_version", STRING),
+        ("propensity", FLOAT),
+    ]),
+    "email_send_items": pa.schema([("send_id", STRING), ("position", INT), ("sku", STRING)]),
+    "email_events": pa.schema([
+        ("event_id", STRING), ("send_id", STRING), ("event_type", STRING),
+        ("occurred_at", TIMESTAMP), ("sku", STRING),
+    ]),
+}
+
+# Primary keys (single column) and composite keys that identify a row.
+PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
+    "vehicles": ("vehicle_id",),
+    "products": ("sku",),
+    "fitment": ("sku", "vehicle_id"),
+    "customers": ("customer_id",),
+    "customer_vehicles": ("customer_id", "vehicle_id"),
+    "orders": ("order_id",),
+    "order_lines": ("order_id", "line_number"),
+    "email_sends": ("send_id",),
+    "email_send_items": ("send_id", "position"),
+    "email_events": ("event_id",),
+}
+
+DEPARTMENTS = ("hard_parts", "apparel", "accessories", "tools", "gift_cards")
+ORDER_STATUSES = ("completed", "cancelled", "returned")
+EVENT_TYPES = ("delivered", "open", "click", "unsubscribe", "bounce")
+
+
+class RawDataError(ValueError):
+    """A raw folder breaks the contract in a way that stops the run (missing table or column)."""
+
+
+def raw_path(raw_dir: Path, table: str) -> Path:
+    return raw_dir / f"{table}.parquet"
+
+
+def check_raw_dir(raw_dir: Path) -> None:
+    """Fail with one clear message naming the first missing table or column.
+
+    Types are checked loosely (a column must exist); wrong values are dbt's job: staging flags
+    them and the data tests count them.
+    """
+    if not raw_dir.is_dir():
+        raise RawDataError(f"raw folder not found: {raw_dir}")
+    for table, schema in RAW_SCHEMAS.items():
+        path = raw_path(raw_dir, table)
+        if not path.exists():
+            raise RawDataError(f"missing raw table '{table}' (expected {path})")
+        present = set(pq.read_schema(path).names)
+        missing = [name for name in schema.names if name not in present]
+        if missing:
+            raise RawDataError(f"raw table '{table}' is missing column(s): {', '.join(missing)}")
