@@ -1,0 +1,45 @@
+"""Shared fixtures: one xs data set and one dbt build on DuckDB per test session.
+
+Tests that only read the built warehouse use `xs_build`; tests that change data or vars build
+their own copy (in their own tmp folders) so they never disturb the shared one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from vehicle_recs.project import DbtProject
+
+XS_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def xs_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic xs raw tables (SPEC section 3) as Parquet files."""
+    from vehicle_recs.synth import generate
+
+    raw_dir = tmp_path_factory.mktemp("raw_xs")
+    generate("xs", XS_SEED, raw_dir)
+    return raw_dir
+
+
+@pytest.fixture(scope="session")
+def xs_build(xs_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """`dbt build` (models, seeds, data and unit tests) on the xs data, into a session database."""
+    work = tmp_path_factory.mktemp("dbt_xs")
+    project = DbtProject(
+        duckdb_path=work / "xs.duckdb",
+        target_path=work / "target",
+        dbt_vars={"raw_dir": str(xs_raw)},
+    )
+    project.invoke(["build"])
+    return project
+
+
+def query(project: DbtProject, sql: str) -> list[tuple]:
+    """Read-only query against a built DuckDB database."""
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()

@@ -1,0 +1,54 @@
+"""The raw-data contract check that guards every command reading a raw folder."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vehicle_recs.cli import main
+from vehicle_recs.contract import RAW_SCHEMAS, RawDataError, check_raw_dir, raw_path
+
+
+@pytest.fixture()
+def empty_raw(tmp_path: Path) -> Path:
+    """A raw folder with every table present, empty, and exactly the contract's columns."""
+    for table, schema in RAW_SCHEMAS.items():
+        pq.write_table(schema.empty_table(), raw_path(tmp_path, table))
+    return tmp_path
+
+
+def test_complete_folder_passes(empty_raw: Path) -> None:
+    check_raw_dir(empty_raw)
+
+
+def test_missing_table_is_named(empty_raw: Path) -> None:
+    raw_path(empty_raw, "fitment").unlink()
+    with pytest.raises(RawDataError, match="missing raw table 'fitment'"):
+        check_raw_dir(empty_raw)
+
+
+def test_missing_column_is_named(empty_raw: Path) -> None:
+    schema = RAW_SCHEMAS["orders"]
+    pq.write_table(
+        pa.schema([field for field in schema if field.name != "status"]).empty_table(),
+        raw_path(empty_raw, "orders"),
+    )
+    with pytest.raises(RawDataError, match="'orders' is missing column.*status"):
+        check_raw_dir(empty_raw)
+
+
+def test_cli_reports_one_line_and_fails(
+    empty_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(empty_raw, broken)
+    raw_path(broken, "email_events").unlink()
+    code = main(["build", "--raw", str(broken)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1
+    assert "email_events" in err

@@ -1,0 +1,87 @@
+"""The dbt project on DuckDB: build passes on xs data, staging keeps every raw row and flags dirt."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from vehicle_recs.contract import RAW_SCHEMAS
+from vehicle_recs.project import DbtProject
+
+from .conftest import query
+
+pytestmark = pytest.mark.slow
+
+STAGING = {
+    "vehicles": "stg_shop__vehicles",
+    "products": "stg_shop__products",
+    "fitment": "stg_shop__fitment",
+    "customers": "stg_shop__customers",
+    "customer_vehicles": "stg_shop__customer_vehicles",
+    "orders": "stg_shop__orders",
+    "order_lines": "stg_shop__order_lines",
+    "email_sends": "stg_email__sends",
+    "email_send_items": "stg_email__send_items",
+    "email_events": "stg_email__events",
+}
+
+
+def test_every_raw_table_has_a_staging_model() -> None:
+    assert set(STAGING) == set(RAW_SCHEMAS)
+
+
+@pytest.mark.parametrize("table", sorted(STAGING))
+def test_staging_keeps_every_raw_row(xs_build: DbtProject, xs_raw: Path, table: str) -> None:
+    raw_rows = duckdb.sql(f"select count(*) from '{xs_raw / table}.parquet'").fetchone()
+    assert raw_rows is not None
+    (staged_rows,) = query(xs_build, f"select count(*) from {STAGING[table]}")[0]
+    assert staged_rows == raw_rows[0]
+
+
+def test_staging_flags_injected_duplicates(xs_build: DbtProject, xs_raw: Path) -> None:
+    raw_dupes = duckdb.sql(
+        f"select count(*) - count(distinct order_id) from '{xs_raw}/orders.parquet'"
+    ).fetchone()
+    assert raw_dupes is not None
+    (flagged,) = query(xs_build, "select count(*) from stg_shop__orders where is_duplicate")[0]
+    assert flagged == raw_dupes[0]
+    # After dropping flagged rows the key is unique: what the scoring layer relies on.
+    (clean_dupes,) = query(
+        xs_build,
+        "select count(*) - count(distinct order_id) from stg_shop__orders where not is_duplicate",
+    )[0]
+    assert clean_dupes == 0
+
+
+def test_staging_flags_bad_values(xs_build: DbtProject) -> None:
+    rows = query(
+        xs_build,
+        """
+        select
+            (select count(*) from stg_shop__order_lines where is_invalid_quantity),
+            (select count(*) from stg_shop__order_lines
+                where quantity <= 0 and not is_invalid_quantity),
+            (select count(*) from stg_shop__orders
+                where order_status not in ('completed', 'cancelled', 'returned')
+                and not is_unknown_status)
+        """,
+    )[0]
+    flagged_quantities, missed_quantities, missed_statuses = rows
+    assert flagged_quantities > 0, "the generator injects non-positive quantities"
+    assert missed_quantities == 0
+    assert missed_statuses == 0
+
+
+def test_too_dirty_input_stops_the_build(xs_raw: Path, tmp_path: Path) -> None:
+    """Above var dirty_row_error_share the dirt tests turn into errors and dbt build fails."""
+    from vehicle_recs.project import DbtError
+
+    project = DbtProject(
+        duckdb_path=tmp_path / "dirty.duckdb",
+        target_path=tmp_path / "target",
+        dbt_vars={"raw_dir": str(xs_raw), "dirty_row_error_share": 0.0},
+    )
+    with pytest.raises(DbtError, match="dirty_row_share"):
+        project.invoke(["build", "--select", "staging"])
