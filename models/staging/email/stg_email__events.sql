@@ -23,7 +23,9 @@ renamed as (
         -- quality flags
         row_number() over (partition by event_id order by occurred_at) > 1 as is_duplicate,
         coalesce(event_type not in ({{ quoted_list(var('event_types')) }}), true)
-            as is_unknown_event_type
+            as is_unknown_event_type,
+        -- later than the build's clock: a bad timestamp, never a real event
+        coalesce(occurred_at > {{ dbt.current_timestamp() }}, false) as is_future_dated
 
     from source
 
@@ -33,7 +35,7 @@ flagged as (
 
     select
         *,
-        is_duplicate or is_unknown_event_type as is_dirty
+        is_duplicate or is_unknown_event_type or is_future_dated as is_dirty
 
     from renamed
 

@@ -24,7 +24,9 @@ renamed as (
 
         -- quality flags
         row_number() over (partition by send_id order by sent_at) > 1 as is_duplicate,
-        coalesce(propensity <= 0 or propensity > 1, false) as is_invalid_propensity
+        coalesce(propensity <= 0 or propensity > 1, false) as is_invalid_propensity,
+        -- later than the build's clock: a bad timestamp, never a real event
+        coalesce(sent_at > {{ dbt.current_timestamp() }}, false) as is_future_dated
 
     from source
 
@@ -34,7 +36,7 @@ flagged as (
 
     select
         *,
-        is_duplicate or is_invalid_propensity as is_dirty
+        is_duplicate or is_invalid_propensity or is_future_dated as is_dirty
 
     from renamed
 

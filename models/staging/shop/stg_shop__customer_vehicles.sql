@@ -20,7 +20,9 @@ renamed as (
         row_number() over (
             partition by customer_id, vehicle_id order by added_at
         ) > 1 as is_duplicate,
-        customer_id is null or vehicle_id is null as is_missing_key
+        customer_id is null or vehicle_id is null as is_missing_key,
+        -- later than the build's clock: a bad timestamp, never a real event
+        coalesce(added_at > {{ dbt.current_timestamp() }}, false) as is_future_dated
 
     from source
 
@@ -30,7 +32,7 @@ flagged as (
 
     select
         *,
-        is_duplicate or is_missing_key as is_dirty
+        is_duplicate or is_missing_key or is_future_dated as is_dirty
 
     from renamed
 

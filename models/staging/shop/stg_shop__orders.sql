@@ -23,7 +23,9 @@ renamed as (
         row_number() over (partition by order_id order by ordered_at, status) > 1 as is_duplicate,
         coalesce(status not in ({{ quoted_list(var('order_statuses')) }}), true)
             as is_unknown_status,
-        ordered_at is null as is_missing_timestamp
+        ordered_at is null as is_missing_timestamp,
+        -- later than the build's clock: a bad timestamp, never a real event
+        coalesce(ordered_at > {{ dbt.current_timestamp() }}, false) as is_future_dated
 
     from source
 
@@ -33,7 +35,8 @@ flagged as (
 
     select
         *,
-        is_duplicate or is_unknown_status or is_missing_timestamp as is_dirty
+        is_duplicate or is_unknown_status or is_missing_timestamp or is_future_dated
+            as is_dirty
 
     from renamed
 
