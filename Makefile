@@ -9,7 +9,7 @@ SEED ?= 7
 RAW ?= data/raw/$(SCALE)-$(SEED)
 OUT ?= out/demo
 
-.PHONY: setup demo test lint pytest clean
+.PHONY: setup demo test lint pytest clean chromium
 
 $(BIN)/vehicle-recs: python/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,17 +19,33 @@ $(BIN)/vehicle-recs: python/pyproject.toml constraints.txt
 
 setup: $(BIN)/vehicle-recs
 
-# (1) The main job on the embedded default: demo data, then dbt build on DuckDB.
+# (1) The main job on the embedded default: demo data, dbt build on DuckDB (every test), then
+# payloads, assignments, HTML preview and a summary in $(OUT).
 demo: setup
 	$(BIN)/vehicle-recs synth --scale $(SCALE) --seed $(SEED) --out $(RAW)
-	$(BIN)/vehicle-recs build --raw $(RAW)
+	$(BIN)/vehicle-recs run --raw $(RAW) --out $(OUT)
 
 lint: setup
 	$(BIN)/ruff check python
+	$(BIN)/mypy --config-file python/pyproject.toml python/src
 	mkdir -p target/profiles && cp profiles.yml.example target/profiles/profiles.yml
 	$(BIN)/sqlfluff lint models
 
-pytest: setup
+# The report's browser test (python/tests/test_report_browser.py) needs headless Chromium: the
+# Debian package, installed only when /usr/bin/chromium is missing (sudo when not root).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update && $(SUDO) apt-get install -y chromium; }
+
+# The local BigQuery emulator for python/tests/test_bigquery_emulator.py, in its own venv (it
+# pins its own duckdb and sqlglot). Pre-alpha: keep the version pinned.
+EMULATOR_VENV := .venv-emulator
+$(EMULATOR_VENV)/bin/crucible:
+	$(PYTHON) -m venv $(EMULATOR_VENV)
+	$(EMULATOR_VENV)/bin/pip install --quiet 'crucible-emulator[server]==0.1.0a2'
+	touch $@
+
+pytest: setup chromium $(EMULATOR_VENV)/bin/crucible
 	$(BIN)/pytest python/tests
 
 # (2) Every test CI runs.

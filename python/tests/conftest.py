@@ -6,7 +6,9 @@ their own copy (in their own tmp folders) so they never disturb the shared one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -39,7 +41,12 @@ def xs_build(xs_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> DbtProje
     return project
 
 
-def query(project: DbtProject, sql: str) -> list[tuple]:
-    """Read-only query against a built DuckDB database."""
-    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+@pytest.fixture(scope="session")
+def query() -> Callable[[DbtProject, str], list[tuple[Any, ...]]]:
+    """Run a read-only query against a built DuckDB database."""
+
+    def run(project: DbtProject, sql: str) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+    return run

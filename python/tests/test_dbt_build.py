@@ -1,8 +1,10 @@
-"""The dbt project on DuckDB: build passes on xs data, staging keeps every raw row and flags dirt."""
+"""The dbt project on DuckDB: build passes on xs data; staging keeps every raw row, flags dirt."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -10,9 +12,9 @@ import pytest
 from vehicle_recs.contract import RAW_SCHEMAS
 from vehicle_recs.project import DbtProject
 
-from .conftest import query
-
 pytestmark = pytest.mark.slow
+
+Query = Callable[[DbtProject, str], list[tuple[Any, ...]]]
 
 STAGING = {
     "vehicles": "stg_shop__vehicles",
@@ -33,20 +35,22 @@ def test_every_raw_table_has_a_staging_model() -> None:
 
 
 @pytest.mark.parametrize("table", sorted(STAGING))
-def test_staging_keeps_every_raw_row(xs_build: DbtProject, xs_raw: Path, table: str) -> None:
-    raw_rows = duckdb.sql(f"select count(*) from '{xs_raw / table}.parquet'").fetchone()
-    assert raw_rows is not None
+def test_staging_keeps_every_raw_row(
+    xs_build: DbtProject, xs_raw: Path, table: str, query: Query
+) -> None:
+    (raw_rows,) = duckdb.sql(f"select count(*) from '{xs_raw / table}.parquet'").fetchall()[0]
     (staged_rows,) = query(xs_build, f"select count(*) from {STAGING[table]}")[0]
-    assert staged_rows == raw_rows[0]
+    assert staged_rows == raw_rows
 
 
-def test_staging_flags_injected_duplicates(xs_build: DbtProject, xs_raw: Path) -> None:
-    raw_dupes = duckdb.sql(
+def test_staging_flags_injected_duplicates(
+    xs_build: DbtProject, xs_raw: Path, query: Query
+) -> None:
+    (raw_dupes,) = duckdb.sql(
         f"select count(*) - count(distinct order_id) from '{xs_raw}/orders.parquet'"
-    ).fetchone()
-    assert raw_dupes is not None
+    ).fetchall()[0]
     (flagged,) = query(xs_build, "select count(*) from stg_shop__orders where is_duplicate")[0]
-    assert flagged == raw_dupes[0]
+    assert flagged == raw_dupes
     # After dropping flagged rows the key is unique: what the scoring layer relies on.
     (clean_dupes,) = query(
         xs_build,
@@ -55,7 +59,7 @@ def test_staging_flags_injected_duplicates(xs_build: DbtProject, xs_raw: Path) -
     assert clean_dupes == 0
 
 
-def test_staging_flags_bad_values(xs_build: DbtProject) -> None:
+def test_staging_flags_bad_values(xs_build: DbtProject, query: Query) -> None:
     rows = query(
         xs_build,
         """

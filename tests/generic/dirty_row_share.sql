@@ -22,11 +22,11 @@ shares as (
 select
     flagged_rows,
     total_rows,
-    cast(flagged_rows as {{ dbt.type_float() }}) / total_rows as flagged_share
+    cast(flagged_rows as {{ type_float64() }}) / total_rows as flagged_share
 
 from shares
 where
     total_rows > 0
-    and cast(flagged_rows as {{ dbt.type_float() }}) / total_rows > {{ threshold }}
+    and cast(flagged_rows as {{ type_float64() }}) / total_rows > {{ threshold }}
 
 {% endtest %}

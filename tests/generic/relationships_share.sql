@@ -39,6 +39,6 @@ select
 from counted
 where
     total_rows > 0
-    and cast(orphan_rows as {{ dbt.type_float() }}) / total_rows > {{ threshold }}
+    and cast(orphan_rows as {{ type_float64() }}) / total_rows > {{ threshold }}
 
 {% endtest %}

@@ -17,7 +17,7 @@ renamed as (
         -- experiment
         cast(treatment as {{ dbt.type_string() }}) as treatment,
         cast(model_version as {{ dbt.type_string() }}) as model_version,
-        cast(propensity as {{ dbt.type_float() }}) as propensity,
+        cast(propensity as {{ type_float64() }}) as propensity,
 
         -- timestamps
         cast(sent_at as {{ dbt.type_timestamp() }}) as sent_at,

@@ -1,4 +1,4 @@
-"""The `vehicle-recs` console script: one clear error line on bad input, a traceback with --debug."""
+"""The `vehicle-recs` console script: one clear error line on bad input; tracebacks with --debug."""
 
 from __future__ import annotations
 
@@ -67,6 +67,127 @@ def build(raw_dir: Path, as_of: Any, select: str | None) -> None:
     with _status("dbt build"):
         project.invoke(command)
     click.echo(f"dbt build passed ({project.duckdb_path})")
+
+
+@cli.command("check-bigquery")
+@click.option("--keep", "work_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the BigQuery target folder (manifest, compiled SQL) here.")
+@click.option("--timeout", type=float, default=300.0, show_default=True,
+              help="Seconds the offline compile may take before it counts as a hang.")
+def check_bigquery(work_dir: Path | None, timeout: float) -> None:
+    """Compile for BigQuery offline and check every model and test with sqlglot (no credentials)."""
+    from vehicle_recs.bigquery_gate import BigQueryGateError, run_gate
+
+    with _status("dbt compile --target prod (offline) + sqlglot checks"):
+        result = run_gate(work_dir=work_dir, timeout=timeout)
+    for problem in result.problems:
+        click.echo(str(problem))
+    if result.problems:
+        raise BigQueryGateError(f"{len(result.problems)} BigQuery problem(s) in "
+                                f"{len(result.checked)} checked models and tests")
+    click.echo(f"BigQuery gate passed: {len(result.checked)} models and tests checked")
+
+
+@cli.command()
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Build the reporting marts (and their parents) from this raw folder first.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Cut-off date for --raw builds; default: the day after the last order.")
+@click.option("--campaign", default=None, help="Only this campaign (default: all, pooled).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/report"),
+              show_default=True, help="Folder for report.html.")
+@click.option("--backtest", "backtest", type=click.Path(path_type=Path), default=None,
+              help="A backtest result (CSV/JSON with strategy, match_rate) to chart.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path,
+           backtest: Path | None, as_json: bool) -> None:
+    """Experiment readout and revenue mix: terminal table or JSON, plus report.html."""
+    import json
+
+    from rich.console import Console as StdoutConsole
+
+    from vehicle_recs import report as reporting
+
+    dbt_vars: dict[str, Any] = {}
+    if raw_dir is not None:
+        check_raw_dir(raw_dir)
+        dbt_vars["raw_dir"] = str(raw_dir.resolve())
+    if as_of is not None:
+        dbt_vars["as_of"] = as_of.date().isoformat()
+    project = DbtProject(dbt_vars=dbt_vars)
+    with _status("report") as progress:
+        if raw_dir is not None:
+            progress("dbt build of the reporting marts")
+        data, html_path = reporting.run_report(project, out_dir, campaign=campaign,
+                                               build=raw_dir is not None, backtest=backtest)
+    if as_json:
+        click.echo(json.dumps(reporting.report_json(data, html_path)))
+    else:
+        reporting.print_terminal(data, StdoutConsole(), html_path)
+
+
+@cli.command()
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder of raw <table>.parquet files.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="Cut-off D: recommend from data before D, score purchases in [D, D+horizon).")
+@click.option("--horizon", "horizon", type=int, default=60, show_default=True,
+              help="Days after D whose completed purchase lines are matched.")
+@click.option("--k", "k", type=int, default=6, show_default=True, help="Items per customer.")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Write the metrics table (.csv, .parquet or .json).")
+@click.option("--work-dir", "work_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the backtest's DuckDB and dbt target here (default: a temp folder).")
+@click.option("--var", "dbt_var", multiple=True, metavar="NAME=VALUE",
+              help="Override a dbt var for this run (repeatable), e.g. --var lift_weight=0.5.")
+def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
+             work_dir: Path | None, dbt_var: tuple[str, ...]) -> None:
+    """Match-rate backtest of this engine against the old engine, raw counts and random."""
+    import json
+
+    from vehicle_recs import backtest as backtesting
+
+    check_raw_dir(raw_dir)
+    overrides: dict[str, Any] = {}
+    for item in dbt_var:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+        try:  # numbers, booleans, null and lists as JSON; anything else as a string
+            overrides[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name.strip()] = value
+    with _status("backtest") as progress:
+        result = backtesting.run_backtest(raw_dir, as_of.date(), horizon, k, work_dir=work_dir,
+                                          dbt_vars=overrides, progress=progress)
+    # wide enough for four strategy columns even when stdout is not a terminal
+    Console(width=max(Console().width, 132)).print(backtesting.render_table(result))
+    if out is not None:
+        click.echo(f"wrote {backtesting.write_result(result, out)}")
+
+
+@cli.command()
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder of raw <table>.parquet files.")
+@click.option("--as-of", "as_of", default=None,
+              help="Cut-off date YYYY-MM-DD; default: the day after the last order.")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Output folder: payloads.jsonl, assignments.csv, preview.html, ...")
+@click.option("--items", type=int, default=None, help="Items per email (default 6, config).")
+@click.option("--campaign", "campaign_id", default=None,
+              help="Campaign id (default recs-<as-of>); also seeds the random arm.")
+@click.option("--treatment", default=None,
+              help="Force one arm for every customer (personalized, random, control, ...).")
+def run(raw_dir: Path, as_of: str | None, out_dir: Path, items: int | None,
+        campaign_id: str | None, treatment: str | None) -> None:
+    """dbt build (tests included), then email payloads, assignments, preview and a summary."""
+    from vehicle_recs import runner
+
+    options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir, as_of=as_of, items=items,
+                                campaign_id=campaign_id, treatment=treatment)
+    with _status("run") as progress:
+        summary = runner.run(options, progress=progress)
+    click.echo(runner.format_summary(summary))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ class DbtError(RuntimeError):
 
 
 def find_project_dir(start: Path | None = None) -> Path:
-    """The dbt project: $VEHICLE_RECS_PROJECT_DIR, else the nearest folder up with dbt_project.yml."""
+    """The dbt project: $VEHICLE_RECS_PROJECT_DIR, else the nearest folder with dbt_project.yml."""
     env = os.environ.get("VEHICLE_RECS_PROJECT_DIR")
     if env:
         return Path(env).resolve()
@@ -77,7 +77,9 @@ class DbtProject:
             env["VEHICLE_RECS_TARGET"] = self.target
         return env
 
-    def args(self, command: Sequence[str], extra_vars: Mapping[str, Any] | None = None) -> list[str]:
+    def args(
+        self, command: Sequence[str], extra_vars: Mapping[str, Any] | None = None
+    ) -> list[str]:
         dbt_vars = {**self.dbt_vars, **(extra_vars or {})}
         args = [*command, "--project-dir", str(self.project_dir),
                 "--profiles-dir", str(self.profiles_dir()), "--target-path", str(self.target_dir)]
@@ -94,6 +96,7 @@ class DbtProject:
         try:
             result = dbtRunner().invoke(self.args(command, extra_vars))
         finally:
+            _release_duckdb()
             for key, value in previous.items():
                 if value is None:
                     os.environ.pop(key, None)
@@ -102,6 +105,21 @@ class DbtProject:
         if not result.success:
             raise DbtError(_describe_failure(command, result))
         return result.result
+
+
+def _release_duckdb() -> None:
+    """Close the DuckDB handle dbt-duckdb keeps open in-process after an invocation.
+
+    Without it, opening the same file again from this process (e.g. read-only, to read the
+    final model) fails with "Can't open a connection to same database file with a different
+    configuration".
+    """
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
 
 
 def _describe_failure(command: Sequence[str], result: Any) -> str:

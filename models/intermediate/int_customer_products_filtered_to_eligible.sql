@@ -1,0 +1,306 @@
+{{ config(materialized='table') }}
+-- Eligibility (SPEC 4.10), one row per (opted-in customer, product) that may be sent:
+--   * the product is clean, active and not a gift card;
+--   * it fits the vehicle it came from (one of the customer's) or is universal;
+--   * the customer never bought any member of its variant family, unless it is a due re-buy of
+--     a replenishable product (those come from int_customer_replenishments_flagged_due);
+--   * at most var max_apparel_candidates apparel products per customer (the best scored).
+-- A product reached through several of the customer's vehicles keeps its best-scored vehicle.
+with
+
+expanded as (
+
+    select * from {{ ref('int_customer_products_expanded_from_vehicles') }}
+
+),
+
+replenishments as (
+
+    select * from {{ ref('int_customer_replenishments_flagged_due') }}
+
+),
+
+products as (
+
+    select * from {{ ref('int_products_filtered_to_as_of') }}
+
+),
+
+families as (
+
+    select * from {{ ref('int_products_grouped_to_families') }}
+
+),
+
+fitment as (
+
+    select * from {{ ref('int_fitment_filtered_to_known') }}
+
+),
+
+purchased_families as (
+
+    select * from {{ ref('int_customer_families_purchased') }}
+
+),
+
+owned as (
+
+    select * from {{ ref('int_customer_vehicles_owned') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_filtered_to_as_of') }}
+
+),
+
+sendable_products as (
+
+    select
+        products.sku,
+        products.department,
+        products.is_universal,
+        families.family_id
+
+    from products
+    inner join families on products.sku = families.sku
+    where
+        not products.is_dirty
+        and products.is_active
+        and products.department != 'gift_cards'
+
+),
+
+opted_in as (
+
+    select customer_id from customers
+    where
+        not is_dirty
+        and is_email_opt_in
+
+),
+
+affinity_fitting as (
+
+    select
+        expanded.customer_id,
+        expanded.vehicle_id,
+        expanded.sku,
+        sendable_products.family_id,
+        sendable_products.department,
+        expanded.score,
+        expanded.vehicle_rate,
+        expanded.lift,
+        expanded.buyer_count,
+        expanded.owner_count,
+        expanded.make_model_buyer_count,
+        expanded.make_model_owner_count,
+        expanded.make_buyer_count,
+        expanded.make_owner_count
+
+    from expanded
+    inner join sendable_products on expanded.sku = sendable_products.sku
+    left join fitment
+        on
+            expanded.sku = fitment.sku
+            and expanded.vehicle_id = fitment.vehicle_id
+    where
+        sendable_products.is_universal
+        or fitment.sku is not null
+
+),
+
+affinity_not_bought as (
+
+    select affinity_fitting.*
+    from affinity_fitting
+    left join purchased_families
+        on
+            affinity_fitting.customer_id = purchased_families.customer_id
+            and affinity_fitting.family_id = purchased_families.family_id
+    where purchased_families.family_id is null
+
+),
+
+-- a product reached through several of the customer's vehicles keeps its best-scored vehicle
+-- (ties: the smallest vehicle_id); aggregates, not a window over tiny partitions, for speed
+best_scores as (
+
+    select
+        customer_id,
+        sku,
+        max(score) as best_score
+
+    from affinity_not_bought
+    group by customer_id, sku
+
+),
+
+best_vehicles as (
+
+    select
+        affinity_not_bought.customer_id,
+        affinity_not_bought.sku,
+        min(affinity_not_bought.vehicle_id) as vehicle_id
+
+    from affinity_not_bought
+    inner join best_scores
+        on
+            affinity_not_bought.customer_id = best_scores.customer_id
+            and affinity_not_bought.sku = best_scores.sku
+            and affinity_not_bought.score = best_scores.best_score
+    group by affinity_not_bought.customer_id, affinity_not_bought.sku
+
+),
+
+affinity_best_vehicle as (
+
+    select affinity_not_bought.*
+    from affinity_not_bought
+    inner join best_vehicles
+        on
+            affinity_not_bought.customer_id = best_vehicles.customer_id
+            and affinity_not_bought.sku = best_vehicles.sku
+            and affinity_not_bought.vehicle_id = best_vehicles.vehicle_id
+
+),
+
+affinity as (
+
+    select
+        customer_id,
+        vehicle_id,
+        sku,
+        family_id,
+        department,
+        score,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count,
+        false as is_replenishment,
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
+
+    from affinity_best_vehicle
+
+),
+
+-- a due re-buy must still fit one of the customer's vehicles (or be universal: no vehicle)
+replenishment_vehicles as (
+
+    select
+        replenishments.customer_id,
+        replenishments.sku,
+        min(fitment.vehicle_id) as vehicle_id
+
+    from replenishments
+    inner join owned on replenishments.customer_id = owned.customer_id
+    inner join fitment
+        on
+            replenishments.sku = fitment.sku
+            and owned.vehicle_id = fitment.vehicle_id
+    group by replenishments.customer_id, replenishments.sku
+
+),
+
+replenishment as (
+
+    select
+        replenishments.customer_id,
+        replenishment_vehicles.vehicle_id,
+        replenishments.sku,
+        sendable_products.family_id,
+        sendable_products.department,
+        replenishments.score,
+        cast(null as {{ type_float64() }}) as vehicle_rate,
+        cast(null as {{ type_float64() }}) as lift,
+        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_owner_count,
+        true as is_replenishment,
+        replenishments.months_since_purchase
+
+    from replenishments
+    inner join opted_in on replenishments.customer_id = opted_in.customer_id
+    inner join sendable_products on replenishments.sku = sendable_products.sku
+    left join replenishment_vehicles
+        on
+            replenishments.customer_id = replenishment_vehicles.customer_id
+            and replenishments.sku = replenishment_vehicles.sku
+    where
+        sendable_products.is_universal
+        or replenishment_vehicles.vehicle_id is not null
+
+),
+
+combined as (
+
+    select * from affinity
+
+    union all
+
+    select * from replenishment
+
+),
+
+-- the apparel cap needs a rank among the customer's apparel rows only (few rows to sort)
+apparel_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by score desc, sku asc
+        ) as apparel_rank
+
+    from combined
+    where department = 'apparel'
+
+),
+
+capped as (
+
+    select * from combined
+    where department != 'apparel'
+
+    union all
+
+    select
+        customer_id,
+        vehicle_id,
+        sku,
+        family_id,
+        department,
+        score,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count,
+        is_replenishment,
+        months_since_purchase
+
+    from apparel_ranked
+    where apparel_rank <= {{ var('max_apparel_candidates') }}
+
+),
+
+final as (
+
+    select * from capped
+
+)
+
+select * from final

@@ -1,0 +1,97 @@
+-- Ownership (SPEC 4.1): a customer owns a vehicle when it is in their garage before as_of or
+-- when they bought a part for it (the order line's vehicle).
+with
+
+garage as (
+
+    select * from {{ ref('stg_shop__customer_vehicles') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('int_customers_filtered_to_as_of') }}
+
+),
+
+vehicles as (
+
+    select * from {{ ref('int_vehicles_keyed_to_taxonomy') }}
+
+),
+
+purchase_lines as (
+
+    select * from {{ ref('int_order_lines_filtered_to_completed') }}
+
+),
+
+clean_customers as (
+
+    select customer_id from customers
+    where not is_dirty
+
+),
+
+garage_vehicles as (
+
+    select
+        garage.customer_id,
+        garage.vehicle_id
+
+    from garage
+    inner join clean_customers on garage.customer_id = clean_customers.customer_id
+    inner join vehicles on garage.vehicle_id = vehicles.vehicle_id
+    where
+        not garage.is_dirty
+        and (garage.added_at is null or cast(garage.added_at as date) < {{ as_of_date() }})
+
+),
+
+purchased_for_vehicles as (
+
+    select distinct
+        customer_id,
+        vehicle_id
+
+    from purchase_lines
+    where vehicle_id is not null
+
+),
+
+combined as (
+
+    select
+        customer_id,
+        vehicle_id,
+        true as is_in_garage,
+        false as has_purchase_for
+
+    from garage_vehicles
+
+    union all
+
+    select
+        customer_id,
+        vehicle_id,
+        false as is_in_garage,
+        true as has_purchase_for
+
+    from purchased_for_vehicles
+
+),
+
+final as (
+
+    select
+        customer_id,
+        vehicle_id,
+        {{ dbt.bool_or('is_in_garage') }} as is_in_garage,
+        {{ dbt.bool_or('has_purchase_for') }} as has_purchase_for
+
+    from combined
+    group by customer_id, vehicle_id
+
+)
+
+select * from final

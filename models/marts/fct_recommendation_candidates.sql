@@ -1,0 +1,280 @@
+{{ config(
+    cluster_by=(['customer_id'] if target.type == 'bigquery' else none),
+) }}
+-- The interface the Python layer reads: top N (var candidates_per_customer) eligible candidates
+-- per opted-in customer, ranked by score (ties by sku), with where each came from and why.
+-- Customers without a vehicle get the documented fallback (popular universal parts), flagged.
+with
+
+eligible as (
+
+    select * from {{ ref('int_customer_products_filtered_to_eligible') }}
+
+),
+
+fallback as (
+
+    select * from {{ ref('int_customer_products_chosen_as_fallback') }}
+
+),
+
+products as (
+
+    select * from {{ ref('dim_products') }}
+
+),
+
+vehicles as (
+
+    select * from {{ ref('int_vehicles_keyed_to_taxonomy') }}
+
+),
+
+vehicle_candidates as (
+
+    select
+        customer_id,
+        vehicle_id,
+        sku,
+        department,
+        score,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count,
+        is_replenishment,
+        months_since_purchase,
+        false as is_fallback
+
+    from eligible
+
+),
+
+fallback_candidates as (
+
+    select
+        customer_id,
+        cast(null as {{ dbt.type_string() }}) as vehicle_id,
+        sku,
+        department,
+        score,
+        cast(null as {{ type_float64() }}) as vehicle_rate,
+        cast(null as {{ type_float64() }}) as lift,
+        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_owner_count,
+        false as is_replenishment,
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
+        true as is_fallback
+
+    from fallback
+
+),
+
+combined as (
+
+    select * from vehicle_candidates
+
+    union all
+
+    select * from fallback_candidates
+
+),
+
+-- a customer's due universal re-buys and fallback rows together still respect the apparel cap;
+-- only apparel rows need a rank for it
+apparel_ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by score desc, sku asc
+        ) as apparel_rank
+
+    from combined
+    where department = 'apparel'
+
+),
+
+department_capped as (
+
+    select * from combined
+    where department != 'apparel'
+
+    union all
+
+    select
+        customer_id,
+        vehicle_id,
+        sku,
+        department,
+        score,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count,
+        is_replenishment,
+        months_since_purchase,
+        is_fallback
+
+    from apparel_ranked
+    where apparel_rank <= {{ var('max_apparel_candidates') }}
+
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by customer_id
+            order by score desc, sku asc
+        ) as candidate_rank
+
+    from department_capped
+
+),
+
+top_candidates as (
+
+    select * from ranked
+    where candidate_rank <= {{ var('candidates_per_customer') }}
+
+),
+
+described as (
+
+    select
+        top_candidates.customer_id,
+        top_candidates.candidate_rank,
+        top_candidates.sku,
+        products.family_id,
+        products.is_variant,
+        top_candidates.vehicle_id,
+        vehicles.model_year as vehicle_year,
+        vehicles.make as vehicle_make,
+        vehicles.model_name as vehicle_model,
+        products.product_name,
+        products.brand,
+        products.category,
+        products.department,
+        products.price_usd,
+        products.image_url,
+        products.product_url,
+        top_candidates.score,
+        top_candidates.vehicle_rate,
+        top_candidates.buyer_count,
+        top_candidates.owner_count,
+        top_candidates.lift,
+        products.fitment_breadth,
+        products.breadth_tier,
+        products.price_tier,
+        case
+            when top_candidates.is_replenishment then 'replenishment'
+            when top_candidates.is_fallback then 'fallback_popular'
+            else 'vehicle_affinity'
+        end as reason_code,
+        case
+            when top_candidates.is_replenishment
+                then {{ dbt.concat([
+                    "'You bought this '",
+                    "cast(top_candidates.months_since_purchase as " ~ dbt.type_string() ~ ")",
+                    "case when top_candidates.months_since_purchase = 1 then ' month ago'"
+                    ~ " else ' months ago' end",
+                ]) }}
+            when top_candidates.is_fallback
+                then 'Popular with customers across all vehicles'
+            when top_candidates.buyer_count >= {{ var('reason_min_buyers') }}
+                then {{ dbt.concat([
+                    "'Bought by '",
+                    format_count('top_candidates.buyer_count'),
+                    "' of '",
+                    format_count('top_candidates.owner_count'),
+                    "' '",
+                    'vehicles.vehicle_label',
+                    "' owners'",
+                ]) }}
+            when top_candidates.make_model_buyer_count >= {{ var('reason_min_buyers') }}
+                then {{ dbt.concat([
+                    "'Bought by '",
+                    format_count('top_candidates.make_model_buyer_count'),
+                    "' of '",
+                    format_count('top_candidates.make_model_owner_count'),
+                    "' '",
+                    'vehicles.make',
+                    "' '",
+                    'vehicles.model_name',
+                    "' owners'",
+                ]) }}
+            when top_candidates.make_buyer_count >= {{ var('reason_min_buyers') }}
+                then {{ dbt.concat([
+                    "'Bought by '",
+                    format_count('top_candidates.make_buyer_count'),
+                    "' of '",
+                    format_count('top_candidates.make_owner_count'),
+                    "' '",
+                    'vehicles.make',
+                    "' owners'",
+                ]) }}
+            else {{ dbt.concat(["'Fits your '", 'vehicles.vehicle_label']) }}
+        end as reason,
+        top_candidates.is_fallback,
+        top_candidates.is_replenishment,
+        {{ as_of_date() }} as as_of_date
+
+    from top_candidates
+    inner join products on top_candidates.sku = products.sku
+    left join vehicles on top_candidates.vehicle_id = vehicles.vehicle_id
+
+),
+
+final as (
+
+    select
+        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(candidate_rank as {{ dbt.type_bigint() }}) as candidate_rank,
+        cast(sku as {{ dbt.type_string() }}) as sku,
+        cast(family_id as {{ dbt.type_string() }}) as family_id,
+        cast(is_variant as {{ dbt.type_boolean() }}) as is_variant,
+        cast(vehicle_id as {{ dbt.type_string() }}) as vehicle_id,
+        cast(vehicle_year as {{ dbt.type_bigint() }}) as vehicle_year,
+        cast(vehicle_make as {{ dbt.type_string() }}) as vehicle_make,
+        cast(vehicle_model as {{ dbt.type_string() }}) as vehicle_model,
+        cast(product_name as {{ dbt.type_string() }}) as product_name,
+        cast(brand as {{ dbt.type_string() }}) as brand,
+        cast(category as {{ dbt.type_string() }}) as category,
+        cast(department as {{ dbt.type_string() }}) as department,
+        cast(price_usd as {{ dbt.type_numeric() }}) as price_usd,
+        cast(image_url as {{ dbt.type_string() }}) as image_url,
+        cast(product_url as {{ dbt.type_string() }}) as product_url,
+        cast(score as {{ type_float64() }}) as score,
+        cast(vehicle_rate as {{ type_float64() }}) as vehicle_rate,
+        cast(buyer_count as {{ dbt.type_bigint() }}) as buyer_count,
+        cast(owner_count as {{ dbt.type_bigint() }}) as owner_count,
+        cast(lift as {{ type_float64() }}) as lift,
+        cast(fitment_breadth as {{ dbt.type_bigint() }}) as fitment_breadth,
+        cast(breadth_tier as {{ dbt.type_string() }}) as breadth_tier,
+        cast(price_tier as {{ dbt.type_string() }}) as price_tier,
+        cast(reason_code as {{ dbt.type_string() }}) as reason_code,
+        cast(reason as {{ dbt.type_string() }}) as reason,
+        cast(is_fallback as {{ dbt.type_boolean() }}) as is_fallback,
+        cast(is_replenishment as {{ dbt.type_boolean() }}) as is_replenishment,
+        cast(as_of_date as date) as as_of_date
+
+    from described
+
+)
+
+select * from final

@@ -1,0 +1,484 @@
+"""`vehicle-recs report`: the experiment readout and revenue marts for people and machines.
+
+Reads the reporting marts (models/marts/reporting) through the warehouse of the dbt target,
+optionally after building them, and renders them three ways: a rich terminal table, one JSON
+object (`--json`), and a standalone HTML file (`report.html`: inline CSS and SVG charts, no
+scripts, nothing fetched from the network).
+
+The marts hold one row per campaign and arm. The report also pools every selected campaign per
+arm (sums of sends and clicked sends; Wilson and Newcombe intervals recomputed here with the same
+formulas as the macros `wilson_interval` and `newcombe_interval`), because "bandit vs random" is
+read across campaigns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from vehicle_recs import report_charts as charts
+from vehicle_recs.project import DbtProject
+
+READOUT_MODEL = "rpt_experiment_readout"
+DEPARTMENT_MODEL = "rpt_revenue_by_month_department"
+PRICE_TIER_MODEL = "rpt_revenue_by_month_price_tier"
+APPAREL_MODEL = "rpt_apparel_trend"
+# Off-policy estimate per campaign x bandit strategy (models/marts/bandit; empty without a log).
+STRATEGY_MODEL = "rpt_bandit_strategy_off_policy"
+REPORT_MODELS = (READOUT_MODEL, DEPARTMENT_MODEL, PRICE_TIER_MODEL, APPAREL_MODEL,
+                 STRATEGY_MODEL)
+# The marts and everything upstream of them (seeds, staging, their tests).
+REPORT_SELECTION = " ".join(f"+{model}" for model in REPORT_MODELS)
+REPORT_FILE = "report.html"
+TEMPLATE = "report.html.j2"
+Z_95 = 1.959964
+
+
+@dataclass
+class ReportData:
+    """Everything the report shows, as frames read from the marts."""
+
+    readout: pd.DataFrame
+    departments: pd.DataFrame
+    price_tiers: pd.DataFrame
+    apparel: pd.DataFrame
+    backtest: pd.DataFrame | None = None
+    strategies: pd.DataFrame | None = None  # per-strategy off-policy estimates (bandit arm)
+    campaign: str | None = None
+    baseline: str = "random"
+    z: float = Z_95
+    pooled: pd.DataFrame = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pooled = pool_by_treatment(self.readout, self.baseline, self.z)
+
+    @property
+    def as_of(self) -> str | None:
+        if self.readout.empty:
+            return None
+        return _plain(self.readout["as_of_date"].iloc[0])
+
+    @property
+    def attribution_window_days(self) -> int | None:
+        if self.readout.empty:
+            return None
+        return int(self.readout["attribution_window_days"].iloc[0])
+
+
+# --- interval arithmetic (mirrors macros/wilson_interval.sql and macros/newcombe_interval.sql)
+
+
+def wilson_interval(successes: float, trials: float, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of successes / trials; (nan, nan) without trials."""
+    if trials <= 0:
+        return math.nan, math.nan
+    center = successes + z * z / 2
+    half = z * math.sqrt(successes * (trials - successes) / trials + z * z / 4)
+    denominator = trials + z * z
+    return max(0.0, (center - half) / denominator), min(1.0, (center + half) / denominator)
+
+
+def newcombe_interval(rate: float, lower: float, upper: float, base_rate: float,
+                      base_lower: float, base_upper: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (method 10) of rate - base_rate."""
+    diff = rate - base_rate
+    return (diff - math.hypot(rate - lower, base_upper - base_rate),
+            diff + math.hypot(upper - rate, base_rate - base_lower))
+
+
+def pool_by_treatment(readout: pd.DataFrame, baseline: str = "random",
+                      z: float = Z_95) -> pd.DataFrame:
+    """One row per arm over all campaigns in `readout`: summed counts, pooled rates, intervals."""
+    columns = ["treatment", "campaign_count", "send_count", "delivered_count",
+               "clicked_send_count", "click_count", "ctr", "ctr_lower", "ctr_upper",
+               "ctr_diff_vs_baseline", "ctr_diff_lower", "ctr_diff_upper",
+               "attributed_order_count", "attributed_line_count", "matched_line_count",
+               "match_rate", "attributed_revenue_usd", "revenue_per_send_usd"]
+    if readout.empty:
+        return pd.DataFrame(columns=columns)
+    sums = ["send_count", "delivered_count", "clicked_send_count", "click_count",
+            "attributed_order_count", "attributed_line_count", "matched_line_count",
+            "attributed_revenue_usd"]
+    frame = readout.assign(attributed_revenue_usd=readout["attributed_revenue_usd"].astype(float))
+    pooled = frame.groupby("treatment", sort=True)[sums].sum().reset_index()
+    pooled["campaign_count"] = (frame.groupby("treatment", sort=True)["campaign_id"]
+                                .nunique().to_numpy())
+    pooled["ctr"] = pooled["clicked_send_count"] / pooled["send_count"]
+    bounds = [wilson_interval(s, n, z) for s, n in
+              zip(pooled["clicked_send_count"], pooled["send_count"], strict=True)]
+    pooled["ctr_lower"] = [low for low, _ in bounds]
+    pooled["ctr_upper"] = [high for _, high in bounds]
+    pooled["match_rate"] = (pooled["matched_line_count"]
+                            / pooled["attributed_line_count"].where(
+                                pooled["attributed_line_count"] > 0))
+    pooled["revenue_per_send_usd"] = pooled["attributed_revenue_usd"] / pooled["send_count"]
+    rates = pooled[["ctr", "ctr_lower", "ctr_upper"]].to_numpy(dtype=float)
+    is_base = (pooled["treatment"] == baseline).to_numpy()
+    diffs: list[tuple[float, float, float]] = []
+    for rate, low, high in rates if is_base.any() else []:
+        base_rate, base_low, base_high = rates[is_base.argmax()]
+        low_diff, high_diff = newcombe_interval(rate, low, high, base_rate, base_low, base_high)
+        diffs.append((rate - base_rate, low_diff, high_diff))
+    if not diffs:
+        diffs = [(math.nan, math.nan, math.nan)] * len(pooled)
+    diffs = [(math.nan, math.nan, math.nan) if own else diff
+             for own, diff in zip(is_base, diffs, strict=True)]
+    pooled["ctr_diff_vs_baseline"] = [d[0] for d in diffs]
+    pooled["ctr_diff_lower"] = [d[1] for d in diffs]
+    pooled["ctr_diff_upper"] = [d[2] for d in diffs]
+    return pooled[columns]
+
+
+def revenue_mix(data: ReportData) -> dict[str, Any]:
+    """Whole-period shares behind the team's headline numbers (SPEC section 1)."""
+    departments, tiers, apparel = data.departments, data.price_tiers, data.apparel
+    if departments.empty:
+        return {}
+    revenue = departments.groupby("department")["revenue_usd"].sum().astype(float)
+    total = float(revenue.sum())
+    tier_parts = tiers.groupby(["price_tier_order", "price_tier"])["hard_parts_revenue_usd"].sum()
+    parts_total = float(tier_parts.sum())
+    return {
+        "first_month": _plain(departments["order_month"].min()),
+        "last_month": _plain(departments["order_month"].max()),
+        "revenue_usd": round(total, 2),
+        "order_count": int(apparel["order_count"].sum()),
+        "revenue_share_by_department": {
+            str(name): float(value) / total for name, value in revenue.items()} if total else {},
+        "apparel_order_share": float(apparel["apparel_order_count"].sum()
+                                     / apparel["order_count"].sum()),
+        "hard_parts_revenue_share_by_price_tier": {
+            str(key[1]): float(value) / parts_total  # type: ignore[index]
+            for key, value in tier_parts.items()} if parts_total else {},
+    }
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def build_marts(project: DbtProject) -> None:
+    """`dbt build` of the reporting marts and their parents (models, seeds, tests).
+
+    Tests are selected cautiously: only those whose every parent is built here (a relationships
+    test to a model outside the marts' lineage would otherwise fail on a missing table).
+    """
+    # --quiet: only errors reach stdout, which `--json` keeps for the one JSON object.
+    project.invoke(["build", "--quiet", "--select", REPORT_SELECTION,
+                    "--indirect-selection", "cautious"])
+
+
+def read_marts(project: DbtProject) -> dict[str, pd.DataFrame]:
+    """The four reporting marts, through the warehouse of the target that built them."""
+    from vehicle_recs.warehouse import DuckDBEngine, find_relation, load_manifest
+
+    manifest = load_manifest(project.target_dir)
+    adapter = manifest.get("metadata", {}).get("adapter_type")
+    if adapter != "duckdb":
+        from vehicle_recs.warehouse import open_warehouse
+
+        engine: Any = open_warehouse(project.target_dir).engine
+    else:
+        assert project.duckdb_path is not None
+        engine = DuckDBEngine(project.duckdb_path)
+    frames = {}
+    for model in REPORT_MODELS:
+        relation = find_relation(manifest, model)
+        try:
+            frames[model] = engine.query(
+                f"select * from {relation.relation_name}").to_pandas(integer_object_nulls=True)
+        except Exception as error:  # the engines raise their own catalog errors
+            if "does not exist" in str(error) or "not found" in str(error).lower():
+                raise ValueError(f"{model} is not built in {project.duckdb_path}; run "
+                                 "`vehicle-recs report --raw DIR` to build it") from error
+            raise
+    return frames
+
+
+def load_backtest(path: Path | None) -> pd.DataFrame | None:
+    """Match rate by strategy from a backtest result (CSV or JSON), or None when absent.
+
+    Accepted: what `vehicle-recs backtest --out` writes (.csv, .parquet, or .json with the rows
+    under `metrics`): a table with columns `strategy` and `match_rate` (`label` optional).
+    """
+    if path is None:
+        return None
+    if not path.is_file():
+        raise ValueError(f"backtest result not found: {path}")
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(payload, dict):
+            payload = next((payload[key] for key in ("strategies", "results", "metrics")
+                            if key in payload), payload)
+        if isinstance(payload, dict):  # {strategy: {metric: value}}
+            payload = [{"strategy": name, **values} for name, values in payload.items()
+                       if isinstance(values, dict)]
+        frame = pd.DataFrame(payload)
+    if not {"strategy", "match_rate"} <= set(frame.columns):
+        raise ValueError(f"{path}: a backtest result needs columns strategy and match_rate")
+    return frame
+
+
+def load_report_data(project: DbtProject, campaign: str | None = None,
+                     backtest: Path | None = None, baseline: str = "random") -> ReportData:
+    frames = read_marts(project)
+    readout = frames[READOUT_MODEL].sort_values(["first_sent_at", "campaign_id", "treatment"])
+    if campaign is not None:
+        known = sorted(readout["campaign_id"].unique())
+        if campaign not in known:
+            shown = ", ".join(known[:5]) + (" ..." if len(known) > 5 else "")
+            raise ValueError(f"campaign '{campaign}' is not in the readout (known: {shown})")
+        readout = readout.loc[readout["campaign_id"] == campaign]
+    strategies = frames[STRATEGY_MODEL].sort_values(["campaign_id", "strategy"])
+    if campaign is not None:
+        strategies = strategies.loc[strategies["campaign_id"] == campaign]
+    return ReportData(
+        readout=readout.reset_index(drop=True),
+        departments=frames[DEPARTMENT_MODEL].sort_values(["order_month", "department"]),
+        price_tiers=frames[PRICE_TIER_MODEL].sort_values(["order_month", "price_tier_order"]),
+        apparel=frames[APPAREL_MODEL].sort_values("order_month"),
+        backtest=load_backtest(backtest),
+        strategies=strategies.reset_index(drop=True),
+        campaign=campaign,
+        baseline=baseline,
+    )
+
+
+# --- output ----------------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe scalar: NaN/NaT to None, numpy to Python, dates to ISO strings."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp | datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "as_tuple"):  # Decimal
+        return float(value)
+    return value
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(key): _plain(value) for key, value in row.items()}
+            for row in frame.to_dict(orient="records")]
+
+
+def report_json(data: ReportData, html_path: Path | None = None) -> dict[str, Any]:
+    """The one JSON object `--json` prints."""
+    return {
+        "as_of": data.as_of,
+        "campaign": data.campaign,
+        "baseline_treatment": data.baseline,
+        "attribution_window_days": data.attribution_window_days,
+        "interval": "wilson 95%; difference: newcombe hybrid score; off-policy: normal approx.",
+        "readout": records(data.readout),
+        "pooled": records(data.pooled),
+        "revenue_mix": revenue_mix(data),
+        "backtest": records(data.backtest) if data.backtest is not None else None,
+        "bandit_strategies": records(data.strategies) if data.strategies is not None else [],
+        "html": str(html_path) if html_path else None,
+    }
+
+
+def _pct(value: Any, digits: int = 2) -> str:
+    value = _plain(value)
+    return "-" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _ci(low: Any, high: Any, digits: int = 2) -> str:
+    if _plain(low) is None or _plain(high) is None:
+        return ""
+    return f"[{_pct(low, digits)}, {_pct(high, digits)}]"
+
+
+def _usd(value: Any) -> str:
+    value = _plain(value)
+    return "-" if value is None else f"${value:,.2f}"
+
+
+def readout_table(frame: pd.DataFrame, title: str, per_campaign: bool,
+                  baseline: str = "random") -> Table:
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  padding=(0, 1))
+    names = (["campaign"] if per_campaign else []) + [
+        "arm", "sends", "CTR/send [95% CI]", f"vs {baseline} [95% CI]", "orders", "rev/send",
+        "match"]
+    for name in names:
+        table.add_column(name, justify="left" if name in {"arm", "campaign"} else "right",
+                         no_wrap=True)
+    for row in frame.itertuples():
+        cells = [str(row.campaign_id)] if per_campaign else []
+        diff = ("" if _plain(row.ctr_diff_vs_baseline) is None else
+                f"{_pct(row.ctr_diff_vs_baseline)} {_ci(row.ctr_diff_lower, row.ctr_diff_upper)}")
+        cells += [str(row.treatment), f"{row.send_count:,}",
+                  f"{_pct(row.ctr)} {_ci(row.ctr_lower, row.ctr_upper)}", diff,
+                  f"{row.attributed_order_count:,}", _usd(row.revenue_per_send_usd),
+                  _pct(row.match_rate, 1)]
+        table.add_row(*cells)
+    return table
+
+
+def strategy_table(frame: pd.DataFrame) -> Table:
+    """Bandit strategies: off-policy CTR per send (IPS, SNIPS) by campaign, from the log."""
+    table = Table(title="Bandit strategies: off-policy CTR per send if every bandit customer "
+                  "got the strategy", title_justify="left", box=box.SIMPLE_HEAD,
+                  show_edge=False, padding=(0, 1))
+    for name in ("campaign", "strategy", "sends", "observed CTR", "IPS [95% CI]",
+                 "SNIPS [95% CI]"):
+        table.add_column(name, justify="left" if name in {"campaign", "strategy"} else "right",
+                         no_wrap=True)
+    for row in frame.itertuples():
+        table.add_row(str(row.campaign_id), str(row.strategy),
+                      f"{row.strategy_send_count:,} of {row.logged_send_count:,}",
+                      _pct(row.observed_ctr),
+                      f"{_pct(row.ips_ctr)} {_ci(row.ips_ctr_lower, row.ips_ctr_upper)}",
+                      f"{_pct(row.snips_ctr)} {_ci(row.snips_ctr_lower, row.snips_ctr_upper)}")
+    return table
+
+
+def print_terminal(data: ReportData, console: Console, html_path: Path | None) -> None:
+    scope = f"campaign {data.campaign}" if data.campaign else (
+        f"{data.readout['campaign_id'].nunique()} campaigns pooled")
+    console.print(readout_table(
+        data.pooled, f"Experiment readout as of {data.as_of} ({scope}; "
+        f"{data.attribution_window_days}-day attribution)", per_campaign=False,
+        baseline=data.baseline))
+    if data.campaign is None and not data.readout.empty:
+        latest = data.readout["campaign_id"].iloc[int(data.readout["first_sent_at"].argmax())]
+        console.print(readout_table(data.readout.loc[data.readout["campaign_id"] == latest],
+                                    "Latest campaign", per_campaign=True,
+                                    baseline=data.baseline))
+    if data.strategies is not None and not data.strategies.empty:
+        console.print(strategy_table(data.strategies))
+    mix = revenue_mix(data)
+    if mix:
+        shares = ", ".join(f"{name} {_pct(share, 1)}"
+                           for name, share in mix["revenue_share_by_department"].items())
+        tiers = ", ".join(f"{name} {_pct(share, 1)}"
+                          for name, share in mix["hard_parts_revenue_share_by_price_tier"].items())
+        console.print(f"Revenue {mix['first_month']} to {mix['last_month']}: "
+                      f"{_usd(mix['revenue_usd'])} from {mix['order_count']:,} orders")
+        console.print(f"  revenue share by department: {shares}")
+        console.print(f"  apparel share of orders: {_pct(mix['apparel_order_share'], 1)}")
+        console.print(f"  hard-parts revenue by price tier: {tiers}")
+    if html_path is not None:
+        console.print(f"HTML report: {html_path}")
+
+
+def _month_labels(months: Sequence[Any]) -> list[str]:
+    return [str(_plain(month))[:7] for month in months]
+
+
+def _share_series(frame: pd.DataFrame, key: str, value: str,
+                  order: Sequence[str]) -> tuple[list[str], dict[str, list[float]]]:
+    wide = frame.pivot_table(index="order_month", columns=key, values=value,
+                             aggfunc="sum", fill_value=0.0).sort_index()
+    series = {str(name): [float(v) for v in wide[name]] for name in order if name in wide}
+    return _month_labels(list(wide.index)), series
+
+
+def build_charts(data: ReportData) -> dict[str, Markup]:
+    """The SVG charts by element id; the backtest chart only when a result was given."""
+    out: dict[str, Markup] = {}
+    pooled = data.pooled
+    out["chart-ctr-by-arm"] = charts.interval_chart(
+        "chart-ctr-by-arm", "CTR per send by arm, 95% Wilson interval",
+        [(str(arm), float(ctr), float(low), float(high)) for arm, ctr, low, high in zip(
+            pooled["treatment"], pooled["ctr"], pooled["ctr_lower"], pooled["ctr_upper"],
+            strict=True)])
+    if len(data.readout["campaign_id"].unique()) > 1:
+        campaigns = data.readout.groupby("campaign_id")["first_sent_at"].min().sort_values()
+        wide = data.readout.assign(
+            campaign_start=data.readout["campaign_id"].map(campaigns)).pivot_table(
+            index="campaign_start", columns="treatment", values="ctr", aggfunc="mean"
+        ).sort_index()
+        out["chart-ctr-by-campaign"] = charts.line_chart(
+            "chart-ctr-by-campaign", "CTR per send by campaign and arm",
+            [str(_plain(start))[:10] for start in wide.index],
+            {str(arm): [None if pd.isna(v) else float(v) for v in wide[arm]] for arm in wide},
+            charts.percent(2))
+    departments = (data.departments.groupby("department")["revenue_usd"].sum()
+                   .sort_values(ascending=False).index.tolist())
+    labels, series = _share_series(data.departments, "department", "revenue_share", departments)
+    out["chart-department-share"] = charts.stacked_share_chart(
+        "chart-department-share", "Revenue share by department, by month", labels, series)
+    tiers = (data.price_tiers.drop_duplicates("price_tier").sort_values("price_tier_order")
+             ["price_tier"].tolist())
+    labels, series = _share_series(data.price_tiers, "price_tier", "revenue_share", tiers)
+    out["chart-price-tier-share"] = charts.stacked_share_chart(
+        "chart-price-tier-share", "Revenue share by price tier, by month", labels, series)
+    out["chart-apparel-trend"] = charts.line_chart(
+        "chart-apparel-trend", "Apparel share of orders, by month",
+        _month_labels(data.apparel["order_month"].tolist()),
+        {"monthly": [float(v) for v in data.apparel["apparel_order_share"]],
+         "trailing 3 months": [float(v) for v in
+                               data.apparel["apparel_order_share_trailing_3_months"]]})
+    if data.backtest is not None and not data.backtest.empty:
+        out["chart-backtest-match-rate"] = charts.bar_chart(
+            "chart-backtest-match-rate", "Backtest match rate by strategy",
+            [(str(label), float(rate)) for label, rate in zip(
+                data.backtest.get("label", data.backtest["strategy"]).fillna(
+                    data.backtest["strategy"]),
+                data.backtest["match_rate"], strict=True)])
+    return out
+
+
+def render_html(data: ReportData) -> str:
+    env = Environment(loader=PackageLoader("vehicle_recs", "templates"),
+                      autoescape=select_autoescape(["html", "j2"]), undefined=StrictUndefined)
+    env.filters["pct"] = _pct
+    env.filters["ci"] = _ci
+    env.filters["usd"] = _usd
+    env.filters["plain"] = _plain
+    return env.get_template(TEMPLATE).render(
+        data=data, charts=build_charts(data), mix=revenue_mix(data),
+        readout=records(data.readout), pooled=records(data.pooled),
+        strategy_rows=records(data.strategies) if data.strategies is not None else [],
+        generated_at=datetime.now().astimezone().isoformat(timespec="seconds"))
+
+
+def write_html(html: str, out_dir: Path) -> Path:
+    """Write report.html atomically: a reader never sees a half-written file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / REPORT_FILE
+    handle, temp = tempfile.mkstemp(dir=out_dir, prefix=".report-", suffix=".html")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(html)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def run_report(project: DbtProject, out_dir: Path, campaign: str | None = None,
+               build: bool = False, backtest: Path | None = None) -> tuple[ReportData, Path]:
+    """Optionally build the marts, read them, write report.html; the data and the file."""
+    if build:
+        build_marts(project)
+    data = load_report_data(project, campaign=campaign, backtest=backtest)
+    if data.readout.empty:
+        raise ValueError("the experiment readout is empty: no email sends before as_of")
+    return data, write_html(render_html(data), out_dir)

@@ -1,0 +1,450 @@
+"""`vehicle-recs run`: dbt build, then payloads, assignments, flat export, preview and summary.
+
+Order matters for safety:
+1. every option is checked (date, arm, K) and the raw folder against the contract — before dbt;
+2. `dbt build` runs models, seeds and every test: a failing guardrail raises DbtError and the
+   run stops before any payload exists;
+3. the payloads are built and checked (JSON Schema, one family per email, one object per
+   customer) in memory, then written into a staging folder beside OUT and re-validated there;
+4. only then are the files moved into OUT, one `os.replace` each (summary.json last), so a
+   previous run's outputs stay untouched unless the new run passed every check;
+5. last, the campaign's assignment log (`<log dir>/<campaign>.parquet`: arm, strategy, context
+   and propensities of every assigned customer) is written atomically. The next run's dbt build
+   reads every campaign's log (var `assignment_log_dir`) into the bandit's evidence mart. The
+   log folder is RunOptions.assignment_log_dir, else $VEHICLE_RECS_ASSIGNMENT_LOG, else
+   `<project>/data/assignment_log`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vehicle_recs import __version__, bandit, bandit_arm
+from vehicle_recs.contract import check_raw_dir
+from vehicle_recs.payloads import (
+    build_payloads,
+    check_guardrails,
+    check_written,
+    flat_items,
+    load_config,
+    load_schema,
+    validate_file,
+    validate_table,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+    write_text,
+)
+from vehicle_recs.preview import render_preview
+from vehicle_recs.project import DbtProject
+from vehicle_recs.selection import SelectionRules, load_rules, select_items
+from vehicle_recs.treatments import (
+    ArmContext,
+    ArmWeights,
+    arm_decisions,
+    assign,
+    get_arm,
+    load_weights,
+)
+from vehicle_recs.variants import family_mismatches, load_suffixes
+from vehicle_recs.warehouse import FINAL_MODEL, Warehouse, open_warehouse
+
+Progress = Callable[[str], None]
+CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+OUTPUT_FILES = ("payload_items.parquet", "assignments.csv", "preview.html", "payloads.jsonl",
+                "summary.json")
+
+
+@dataclass
+class RunOptions:
+    raw_dir: Path
+    out_dir: Path
+    as_of: str | None = None
+    items: int | None = None
+    campaign_id: str | None = None
+    treatment: str | None = None
+    project: DbtProject | None = None  # default: DbtProject() (env VEHICLE_RECS_DUCKDB_PATH, ...)
+    assignment_log_dir: Path | None = None  # default: bandit.assignment_log_dir(project dir)
+
+
+@dataclass
+class PayloadRun:
+    """Everything the payload step produced, in memory."""
+
+    payloads: pa.Table
+    assignments: pa.Table  # one row per customer, with strategy/context of the assignment log
+    summary: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+    assignment_log: pa.Table = field(
+        default_factory=bandit.ASSIGNMENT_LOG_SCHEMA.empty_table)  # bandit.ASSIGNMENT_LOG_SCHEMA
+
+
+def parse_as_of(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"bad --as-of date '{text}': expected YYYY-MM-DD") from None
+
+
+def check_campaign_id(campaign_id: str) -> str:
+    if not CAMPAIGN_ID.match(campaign_id):
+        raise ValueError(f"bad --campaign '{campaign_id}': use letters, digits, '.', '_', '-'")
+    return campaign_id
+
+
+def campaign_seed(campaign_id: str) -> int:
+    """The `random_seed` dbt var for a campaign: a new campaign draws new random items."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(campaign_id.encode()).digest()[:4], "big")
+
+
+@contextmanager
+def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[step] = round(time.perf_counter() - start, 3)
+
+
+def make_payloads(candidates: pa.Table, *, campaign_id: str, as_of: str, model_version: str,
+                  rules: SelectionRules, weights: ArmWeights, forced: str | None = None,
+                  warehouse: Warehouse | None = None, suffixes: dict[str, str] | None = None,
+                  config: dict[str, Any] | None = None,
+                  progress: Progress = lambda _: None) -> PayloadRun:
+    """The payload step: assign arms, rank per arm, pick K items, build and check payloads."""
+    timings: dict[str, float] = {}
+    suffixes = suffixes if suffixes is not None else load_suffixes()
+    config = config if config is not None else load_config()
+    with _timed(timings, "assign"):
+        customers = pc.unique(candidates["customer_id"]).sort()
+        assignments = assign(customers.to_pylist(), campaign_id, weights, forced)
+    context = ArmContext(campaign_id=campaign_id, as_of=date.fromisoformat(as_of),
+                         candidates=candidates, warehouse=warehouse)
+    parts = []
+    decision_parts = []
+    for arm_name in pc.unique(assignments["treatment"]).to_pylist():
+        arm = get_arm(arm_name)
+        if not arm.sends_email:
+            continue
+        progress(f"ranking and picking items for the {arm_name} arm")
+        with _timed(timings, f"select_{arm_name}"):
+            mine = assignments.filter(pc.equal(assignments["treatment"], arm_name))
+            picked = select_items(arm.candidates(context, mine["customer_id"]), rules)
+            lookup = pc.index_in(picked["customer_id"], value_set=mine["customer_id"])
+            keep = pc.is_valid(lookup)  # an arm may rank other customers too
+            picked, lookup = picked.filter(keep), lookup.filter(keep)
+            picked = picked.append_column("treatment", pc.take(mine["treatment"], lookup))
+            picked = picked.append_column("propensity", pc.take(mine["propensity"], lookup))
+            decisions = arm_decisions(arm)  # e.g. the bandit's strategy per customer
+            if decisions is not None:
+                decision_parts.append(decisions)
+                picked = _with_decisions(picked, decisions)
+        if picked.num_rows:
+            progress(f"building payloads for the {arm_name} arm")
+            with _timed(timings, f"build_{arm_name}"):
+                parts.append(build_payloads(picked, campaign_id, model_version, as_of,
+                                            suffixes, config))
+    if not parts:
+        raise ValueError("no customer got an email: the final model is empty or every arm is "
+                         "control")
+    # lines are grouped by arm, customers in order within an arm
+    payloads = pa.concat_tables(parts)
+    progress("validating payloads")
+    with _timed(timings, "validate"):
+        validate_table(payloads)
+        check_guardrails(payloads)
+    with _timed(timings, "assignment_log"):
+        decisions = pa.concat_tables(decision_parts) if decision_parts else None
+        log = bandit_arm.assignment_log_rows(assignments, candidates, decisions)
+        assignments = _with_payload_counts(assignments, payloads)
+        for name in ("strategy", "context", "strategy_propensity"):
+            assignments = assignments.append_column(name, log[name])  # same row order
+    summary = summarize(payloads, assignments, rules, campaign_id, as_of, model_version, forced)
+    return PayloadRun(payloads, assignments, summary, timings, log)
+
+
+def _with_decisions(picked: pa.Table, decisions: pa.Table) -> pa.Table:
+    """Picked rows with the arm's per-customer decisions (strategy, context, propensity)."""
+    where = pc.index_in(picked["customer_id"], value_set=decisions["customer_id"])
+    for name in ("strategy", "context", "strategy_propensity"):
+        picked = picked.append_column(name, pc.take(decisions[name], where))
+    return picked
+
+
+def _with_payload_counts(assignments: pa.Table, payloads: pa.Table) -> pa.Table:
+    position = pc.index_in(assignments["customer_id"], value_set=payloads["customer_id"])
+    counts = pc.list_value_length(payloads["items"])
+    item_count = pc.fill_null(pc.take(counts, position), 0)
+    return (assignments.append_column("has_payload", pc.is_valid(position))
+            .append_column("item_count", pc.cast(item_count, pa.int64())))
+
+
+def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
+              campaign_id: str, as_of: str, model_version: str,
+              forced: str | None) -> dict[str, Any]:
+    """Counts a person checks before sending: arms, fallback share, reasons, short emails."""
+    items = payloads["items"].combine_chunks()
+    flat = items.flatten()
+    counts = pc.list_value_length(items).to_numpy(zero_copy_only=False)
+    arms: dict[str, dict[str, Any]] = {}
+    treatments = assignments["treatment"].to_numpy(zero_copy_only=False)
+    has_payload = assignments["has_payload"].to_numpy(zero_copy_only=False)
+    propensity = assignments["propensity"].to_numpy(zero_copy_only=False)
+    for arm in sorted(set(treatments.tolist())):
+        mine = treatments == arm
+        arms[arm] = {"assigned": int(mine.sum()), "payloads": int((mine & has_payload).sum()),
+                     "propensity": round(float(propensity[mine][0]), 6)}
+    reasons = pc.value_counts(flat.field("reason_code")).to_pylist()
+    texts = pc.value_counts(flat.field("reason")).to_pylist()
+    top_texts = sorted(texts, key=lambda row: (-row["counts"], row["values"]))[:5]
+    fallback = int(pc.sum(payloads["is_fallback"]).as_py() or 0)
+    emailed = int(sum(arm["assigned"] for name, arm in arms.items() if get_arm(name).sends_email))
+    return {
+        "campaign_id": campaign_id,
+        "as_of": as_of,
+        "model_version": model_version,
+        "forced_treatment": forced,
+        "customers": assignments.num_rows,
+        "payloads": payloads.num_rows,
+        "customers_without_items": emailed - payloads.num_rows,
+        "arms": arms,
+        "fallback_payloads": fallback,
+        "fallback_share": round(fallback / payloads.num_rows, 4) if payloads.num_rows else 0.0,
+        "items": int(counts.sum()),
+        "items_per_payload": round(float(counts.mean()), 3) if len(counts) else 0.0,
+        "payloads_short_of_k": int((counts < rules.items).sum()),
+        "k": rules.items,
+        "reason_codes": {row["values"]: row["counts"] for row in
+                         sorted(reasons, key=lambda row: -row["counts"])},
+        "top_reasons": [[row["values"], row["counts"]] for row in top_texts],
+        "family_duplicates": 0,  # check_guardrails raised otherwise
+        "strategies": _strategy_counts(payloads),
+    }
+
+
+def _strategy_counts(payloads: pa.Table) -> dict[str, dict[str, Any]]:
+    """Payloads per (bandit) strategy, with their contexts and mean strategy propensity."""
+    if "strategy" not in payloads.column_names:
+        return {}
+    rows = payloads.filter(pc.is_valid(payloads["strategy"]))
+    if rows.num_rows == 0:
+        return {}
+    grouped = rows.group_by("strategy").aggregate([
+        ("customer_id", "count"), ("context", "count_distinct"),
+        ("strategy_propensity", "mean")]).sort_by("strategy").to_pylist()
+    return {row["strategy"]: {"payloads": row["customer_id_count"],
+                              "contexts": row["context_count_distinct"],
+                              "mean_strategy_propensity": round(row["strategy_propensity_mean"], 4)}
+            for row in grouped}
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The one-screen summary printed by the CLI."""
+    lines = [
+        f"campaign {summary['campaign_id']}  as of {summary['as_of']}  "
+        f"model {summary['model_version']}",
+        f"customers {summary['customers']:,}  payloads {summary['payloads']:,}  "
+        f"items/payload {summary['items_per_payload']}  short of K={summary['k']}: "
+        f"{summary['payloads_short_of_k']:,}  without items: "
+        f"{summary['customers_without_items']:,}",
+        f"fallback (no vehicle) {summary['fallback_payloads']:,} = "
+        f"{summary['fallback_share']:.1%} of payloads",
+        "arm            assigned   payloads  propensity",
+    ]
+    for arm, row in summary["arms"].items():
+        lines.append(f"{arm:<12} {row['assigned']:>10,} {row['payloads']:>10,}  "
+                     f"{row['propensity']:>10.3f}")
+    strategies = summary.get("strategies") or {}
+    if strategies:
+        lines.append("bandit strategies: " + ", ".join(
+            f"{name} {row['payloads']:,} (p~{row['mean_strategy_propensity']:.2f})"
+            for name, row in strategies.items()))
+    codes = ", ".join(f"{code} {count:,}" for code, count in summary["reason_codes"].items())
+    lines.append(f"reasons: {codes}")
+    for text, count in summary["top_reasons"][:3]:
+        lines.append(f"  {count:>7,}  {text}")
+    if "out_dir" in summary:
+        lines.append(f"written to {summary['out_dir']}")
+    return "\n".join(lines)
+
+
+def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _: None,
+                  preview_per_arm: int = 8, sample_lines: int = 100,
+                  revalidate: bool = False) -> None:
+    """Write every output into a staging folder beside OUT, check, then move into OUT.
+
+    payloads.jsonl is checked by `check_written` (exact size + a jsonschema-validated sample
+    read back from disk); `revalidate` also re-reads and validates every line (slow).
+    """
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
+    timings = run.timings
+    try:
+        progress("writing payloads.jsonl")
+        with _timed(timings, "write_jsonl"):
+            lines = write_jsonl(run.payloads, staging / "payloads.jsonl")
+        progress("checking payloads.jsonl")
+        schema = load_schema()
+        if revalidate:
+            with _timed(timings, "revalidate_file"):
+                validate_file(staging / "payloads.jsonl", schema,
+                              expected_rows=run.payloads.num_rows)
+        with _timed(timings, "check_written"):
+            check_written(staging / "payloads.jsonl", lines, run.payloads["customer_id"], schema,
+                          sample=sample_lines)
+        del lines
+        progress("writing flat export, assignments, preview")
+        with _timed(timings, "write_exports"):
+            write_parquet(flat_items(run.payloads), staging / "payload_items.parquet")
+            write_csv(run.assignments, staging / "assignments.csv")
+        summary = run.summary
+        with _timed(timings, "preview"):
+            write_text(render_preview(run.payloads, per_arm=preview_per_arm,
+                                      campaign_id=summary["campaign_id"], as_of=summary["as_of"],
+                                      model_version=summary["model_version"]),
+                       staging / "preview.html")
+        summary["out_dir"] = str(out_dir)
+        summary["files"] = list(OUTPUT_FILES)
+        write_text(json.dumps(summary, indent=2) + "\n", staging / "summary.json")
+        out_dir.mkdir(exist_ok=True)
+        for name in OUTPUT_FILES:  # summary.json last: its presence marks a finished run
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, Any]:
+    """The whole `run` command; returns the summary (also in OUT/summary.json)."""
+    as_of = parse_as_of(options.as_of)
+    if options.treatment is not None:
+        get_arm(options.treatment)
+    rules = load_rules(items=options.items)
+    weights = load_weights()
+    campaign = check_campaign_id(options.campaign_id) if options.campaign_id else None
+    suffixes = load_suffixes()
+    raw_dir = options.raw_dir.resolve()
+    check_raw_dir(raw_dir)
+
+    project = options.project or DbtProject()
+    project.dbt_vars = {**project.dbt_vars, "raw_dir": str(raw_dir)}
+    log_dir = (options.assignment_log_dir.resolve() if options.assignment_log_dir is not None
+               else bandit.assignment_log_dir(project.project_dir))
+    if bandit.has_assignment_log(log_dir):  # earlier campaigns' logs: the bandit's evidence
+        project.dbt_vars["assignment_log_dir"] = str(log_dir)
+    if as_of is not None:
+        project.dbt_vars["as_of"] = as_of.isoformat()
+    if campaign is not None:
+        project.dbt_vars["random_seed"] = campaign_seed(campaign)
+    timings: dict[str, float] = {}
+    progress("dbt build (models, seeds, tests)")
+    with _timed(timings, "dbt_build"):
+        project.invoke(["build"])
+
+    progress(f"reading {FINAL_MODEL}")
+    with _timed(timings, "read"):
+        warehouse = open_warehouse(project.target_dir, project.duckdb_path,
+                                   location=os.environ.get("VEHICLE_RECS_BQ_LOCATION"))
+        candidates = warehouse.read_candidates()
+    if candidates.num_rows == 0:
+        raise ValueError(f"{FINAL_MODEL} is empty: no opted-in customer has a candidate")
+    model_as_of = pc.unique(candidates["as_of_date"]).to_pylist()
+    as_of_text = (as_of or model_as_of[0]).isoformat()
+    campaign = campaign or f"recs-{as_of_text}"
+    with _timed(timings, "family_check"):
+        _check_families(warehouse, candidates, suffixes)
+
+    model_version = f"{__version__}+{warehouse.model_checksum()[:8]}"
+    result = make_payloads(candidates, campaign_id=campaign, as_of=as_of_text,
+                           model_version=model_version, rules=rules, weights=weights,
+                           forced=options.treatment, warehouse=warehouse, suffixes=suffixes,
+                           progress=progress)
+    config = load_config()
+    with _timed(timings, "write"):
+        write_outputs(result, options.out_dir, progress,
+                      preview_per_arm=int(config.get("preview_emails", 8)),
+                      sample_lines=int(config.get("sample_validation_lines", 100)),
+                      revalidate=bool(config.get("revalidate_written_file", False)))
+    progress("writing the assignment log")
+    with _timed(timings, "assignment_log_write"):
+        log_path = bandit.write_assignment_log(result.assignment_log, log_dir, campaign)
+    result.summary["assignment_log"] = str(log_path)
+    result.summary["timings_s"] = {**timings, **result.timings}
+    write_text(json.dumps(result.summary, indent=2) + "\n",
+               options.out_dir.resolve() / "summary.json")
+    return result.summary
+
+
+def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[str, str]) -> None:
+    """The model's family_id must follow the variant rule (seed + catalog) — the v5.7 guard."""
+    pairs = candidates.select(["sku", "family_id"]).group_by(["sku", "family_id"]).aggregate([])
+    catalog = warehouse.read_catalog_skus().to_pylist()
+    wrong = family_mismatches(pairs.to_pandas(), catalog, suffixes)
+    if len(wrong):
+        example = wrong.iloc[0]
+        raise ValueError(
+            f"{FINAL_MODEL}: family_id of {len(wrong)} SKU(s) breaks the variant rule "
+            f"(e.g. {example['sku']} has family {example['family_id']})")
+
+
+def fitment_violations(payloads_path: Path, raw_dir: Path) -> int:
+    """Payload items that do not fit the vehicle they were picked for, or whose vehicle is not
+    the customer's (garage, or chosen when buying); universal parts fit every vehicle.
+
+    Checked against the raw tables (not the models), for the end-to-end test and `s` checks.
+    """
+    import duckdb
+
+    def raw(table: str) -> str:
+        return "read_parquet('" + str(raw_dir / f"{table}.parquet").replace("'", "''") + "')"
+
+    payloads = str(payloads_path).replace("'", "''")
+    sql = f"""
+        with items as (
+            select payload.customer_id, item.sku, item.vehicle_id
+            from read_json('{payloads}', format = 'newline_delimited') as payload,
+                unnest(payload.items) as unnested(item)
+        ),
+        owned as (
+            select customer_id, vehicle_id from {raw('customer_vehicles')}
+            union
+            select orders.customer_id, lines.vehicle_id
+            from {raw('order_lines')} as lines
+            inner join {raw('orders')} as orders on lines.order_id = orders.order_id
+        ),
+        universal as (select sku from {raw('products')} where is_universal)
+        select count(*) from items
+        where items.vehicle_id is not null and (
+            items.vehicle_id not in (
+                select owned.vehicle_id from owned where owned.customer_id = items.customer_id
+            )
+            or (
+                items.sku not in (select sku from universal)
+                and not exists (
+                    select 1 from {raw('fitment')} as fitment
+                    where fitment.sku = items.sku and fitment.vehicle_id = items.vehicle_id
+                )
+            )
+        )
+    """
+    with duckdb.connect() as con:
+        row = con.execute(sql).fetchone()
+    return int(row[0]) if row else 0

@@ -1,0 +1,318 @@
+"""The one place that reads tables: DuckDB (embedded default) or BigQuery (production).
+
+The engine is the dbt target's: the manifest dbt wrote (`<target>/manifest.json`) names the
+adapter and each model's relation, so nothing here hard-codes a database, schema or file. Both
+engines return the same Arrow schema (`CANDIDATE_SCHEMA`, the Python side of the contract in
+notes FINAL_MODEL.md); the final model's columns are checked against it — and against the
+contract dbt enforces — before anything downstream runs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+FINAL_MODEL = "fct_recommendation_candidates"
+BASELINE_MODEL = "fct_baseline_candidates"
+PRODUCTS_MODEL = "stg_shop__products"
+VEHICLES_MODEL = "stg_shop__vehicles"
+
+CANDIDATE_SCHEMA = pa.schema([
+    ("customer_id", pa.string()),
+    ("candidate_rank", pa.int64()),
+    ("sku", pa.string()),
+    ("family_id", pa.string()),
+    ("is_variant", pa.bool_()),
+    ("vehicle_id", pa.string()),
+    ("vehicle_year", pa.int64()),
+    ("vehicle_make", pa.string()),
+    ("vehicle_model", pa.string()),
+    ("product_name", pa.string()),
+    ("brand", pa.string()),
+    ("category", pa.string()),
+    ("department", pa.string()),
+    ("price_usd", pa.float64()),
+    ("image_url", pa.string()),
+    ("product_url", pa.string()),
+    ("score", pa.float64()),
+    ("vehicle_rate", pa.float64()),
+    ("buyer_count", pa.int64()),
+    ("owner_count", pa.int64()),
+    ("lift", pa.float64()),
+    ("fitment_breadth", pa.int64()),
+    ("breadth_tier", pa.string()),
+    ("price_tier", pa.string()),
+    ("reason_code", pa.string()),
+    ("reason", pa.string()),
+    ("is_fallback", pa.bool_()),
+    ("is_replenishment", pa.bool_()),
+    ("as_of_date", pa.date32()),
+])
+
+# A baseline row joined to the catalog and the vehicle: what the random arm needs for an email.
+BASELINE_SCHEMA = pa.schema([
+    ("customer_id", pa.string()),
+    ("candidate_rank", pa.int64()),
+    ("sku", pa.string()),
+    ("family_id", pa.string()),
+    ("vehicle_id", pa.string()),
+    ("score", pa.float64()),
+    ("vehicle_year", pa.int64()),
+    ("vehicle_make", pa.string()),
+    ("vehicle_model", pa.string()),
+    ("product_name", pa.string()),
+    ("brand", pa.string()),
+    ("category", pa.string()),
+    ("department", pa.string()),
+    ("price_usd", pa.float64()),
+    ("image_url", pa.string()),
+    ("product_url", pa.string()),
+])
+
+# Logical contract types (dbt data_type as written in the YAML) that each Arrow type accepts.
+_CONTRACT_TYPES: dict[pa.DataType, tuple[str, ...]] = {
+    pa.string(): ("string", "varchar", "text"),
+    pa.int64(): ("bigint", "int64", "integer", "int"),
+    pa.bool_(): ("boolean", "bool"),
+    pa.float64(): ("float", "double", "float64", "numeric", "decimal", "real", "bignumeric"),
+    pa.date32(): ("date",),
+}
+
+
+@dataclass(frozen=True)
+class Relation:
+    """A dbt model as the warehouse knows it."""
+
+    name: str
+    relation_name: str  # quoted, fully qualified, as dbt renders it for the target
+    database: str | None
+    schema: str | None
+    identifier: str
+    contract_columns: dict[str, str]  # column -> data_type from the model's YAML
+
+
+def load_manifest(target_dir: Path) -> dict[str, Any]:
+    path = target_dir / "manifest.json"
+    if not path.is_file():
+        raise ValueError(f"dbt manifest not found: {path} (run dbt build first)")
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return manifest
+
+
+def find_relation(manifest: dict[str, Any], model: str) -> Relation:
+    """The relation of a model in the manifest; ValueError when the model is missing."""
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") == "model" and node.get("name") == model:
+            if not node.get("relation_name"):
+                raise ValueError(f"model '{model}' has no relation (ephemeral?)")
+            columns = {
+                name: str(column.get("data_type") or "").lower()
+                for name, column in (node.get("columns") or {}).items()
+            }
+            return Relation(
+                name=model,
+                relation_name=node["relation_name"],
+                database=node.get("database"),
+                schema=node.get("schema"),
+                identifier=node.get("alias") or model,
+                contract_columns=columns,
+            )
+    raise ValueError(f"model '{model}' not found in the dbt manifest")
+
+
+def check_contract(relation: Relation, schema: pa.Schema) -> None:
+    """The model's documented columns must be exactly the ones Python reads, with matching types."""
+    if not relation.contract_columns:
+        return
+    expected = set(schema.names)
+    documented = set(relation.contract_columns)
+    if documented != expected:
+        missing = sorted(expected - documented)
+        extra = sorted(documented - expected)
+        detail = "; ".join(part for part in (
+            f"missing {', '.join(missing)}" if missing else "",
+            f"unexpected {', '.join(extra)}" if extra else "",
+        ) if part)
+        raise ValueError(f"{relation.name} contract differs from the Python reader: {detail}")
+    for field in schema:
+        declared = relation.contract_columns[field.name].split("(")[0].strip()
+        if declared and declared not in _CONTRACT_TYPES[field.type]:
+            raise ValueError(
+                f"{relation.name}.{field.name}: contract type '{declared}' does not map to "
+                f"{field.type}")
+
+
+def conform(table: pa.Table, schema: pa.Schema, what: str) -> pa.Table:
+    """Select and cast the columns of `schema`; ValueError naming missing columns."""
+    missing = [name for name in schema.names if name not in table.column_names]
+    if missing:
+        raise ValueError(f"{what} is missing column(s): {', '.join(missing)}")
+    columns = []
+    for field in schema:
+        column = table[field.name]
+        if column.type != field.type:
+            try:
+                if pa.types.is_decimal(column.type) and pa.types.is_floating(field.type):
+                    # via text: a direct cast of decimal(38, 9) gives 129.95000000000002
+                    column = pc.cast(column, pa.string())
+                column = pc.cast(column, field.type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+                raise ValueError(
+                    f"{what}.{field.name}: cannot read {column.type} as {field.type}") from error
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def candidates_sql(relation: Relation) -> str:
+    columns = ",\n    ".join(CANDIDATE_SCHEMA.names)
+    return (f"select\n    {columns}\nfrom {relation.relation_name}\n"
+            "order by customer_id, candidate_rank")
+
+
+def baseline_sql(baseline: Relation, products: Relation, vehicles: Relation,
+                 strategy: str) -> str:
+    """Baseline rows of one strategy with the product and vehicle fields an email shows.
+
+    Portable SQL (DuckDB and BigQuery): dirty staging rows (duplicates, bad values) are skipped
+    so each SKU and vehicle joins once.
+    """
+    if not strategy.replace("_", "").isalnum():
+        raise ValueError(f"bad baseline strategy name: {strategy!r}")
+    return f"""with
+
+baseline as (
+    select * from {baseline.relation_name}
+    where strategy = '{strategy}'
+),
+
+products as (
+    select * from {products.relation_name}
+    where not is_dirty
+),
+
+vehicles as (
+    select * from {vehicles.relation_name}
+    where not is_dirty
+)
+
+select
+    baseline.customer_id,
+    baseline.candidate_rank,
+    baseline.sku,
+    baseline.family_id,
+    baseline.vehicle_id,
+    baseline.score,
+    vehicles.model_year as vehicle_year,
+    vehicles.make as vehicle_make,
+    vehicles.model_name as vehicle_model,
+    products.product_name,
+    products.brand,
+    products.category,
+    products.department,
+    products.price_usd,
+    products.image_url,
+    products.product_url
+from baseline
+inner join products on baseline.sku = products.sku
+left join vehicles on baseline.vehicle_id = vehicles.vehicle_id
+order by baseline.customer_id, baseline.candidate_rank"""
+
+
+def catalog_sql(products: Relation) -> str:
+    return f"select sku from {products.relation_name} where not is_dirty"
+
+
+class Engine(Protocol):
+    """Runs one SQL query and returns an Arrow table."""
+
+    def query(self, sql: str) -> pa.Table: ...
+
+
+class DuckDBEngine:
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise ValueError(f"DuckDB database not found: {path}")
+        self.path = path
+
+    def query(self, sql: str) -> pa.Table:
+        import duckdb
+
+        # DbtProject.invoke releases dbt-duckdb's handle, so a read-only connection is allowed.
+        with duckdb.connect(str(self.path), read_only=True) as con:
+            return con.sql(sql).to_arrow_table()
+
+
+class BigQueryEngine:
+    """google-cloud-bigquery; `client` is injectable (tests pass a fake with `.query(sql)`)."""
+
+    def __init__(self, project: str | None, location: str | None = None,
+                 client: Any | None = None) -> None:
+        if client is None:
+            from google.cloud import bigquery
+
+            client = bigquery.Client(project=project, location=location)
+        self.client = client
+
+    def query(self, sql: str) -> pa.Table:
+        table: pa.Table = self.client.query(sql).to_arrow()
+        return table
+
+
+class Warehouse:
+    """Reads the dbt models the payload step needs, through one engine."""
+
+    def __init__(self, engine: Engine, manifest: dict[str, Any]) -> None:
+        self.engine = engine
+        self.manifest = manifest
+
+    @property
+    def adapter_type(self) -> str:
+        return str(self.manifest.get("metadata", {}).get("adapter_type", ""))
+
+    def relation(self, model: str) -> Relation:
+        return find_relation(self.manifest, model)
+
+    def model_checksum(self, model: str = FINAL_MODEL) -> str:
+        for node in self.manifest.get("nodes", {}).values():
+            if node.get("resource_type") == "model" and node.get("name") == model:
+                return str(node.get("checksum", {}).get("checksum", ""))
+        return ""
+
+    def read_candidates(self) -> pa.Table:
+        """The final model, checked against the contract, sorted by customer and rank."""
+        relation = self.relation(FINAL_MODEL)
+        check_contract(relation, CANDIDATE_SCHEMA)
+        return conform(self.engine.query(candidates_sql(relation)), CANDIDATE_SCHEMA, FINAL_MODEL)
+
+    def read_baseline(self, strategy: str) -> pa.Table:
+        sql = baseline_sql(self.relation(BASELINE_MODEL), self.relation(PRODUCTS_MODEL),
+                           self.relation(VEHICLES_MODEL), strategy)
+        return conform(self.engine.query(sql), BASELINE_SCHEMA, f"{BASELINE_MODEL}[{strategy}]")
+
+    def read_catalog_skus(self) -> pa.Array:
+        table = self.engine.query(catalog_sql(self.relation(PRODUCTS_MODEL)))
+        return conform(table, pa.schema([("sku", pa.string())]), PRODUCTS_MODEL)["sku"]
+
+
+def open_warehouse(target_dir: Path, duckdb_path: Path | None = None,
+                   client: Any | None = None, location: str | None = None) -> Warehouse:
+    """The warehouse of the dbt target that wrote `target_dir/manifest.json`."""
+    manifest = load_manifest(target_dir)
+    adapter = manifest.get("metadata", {}).get("adapter_type")
+    engine: Engine
+    if adapter == "duckdb":
+        if duckdb_path is None:
+            raise ValueError("the DuckDB target needs the database path")
+        engine = DuckDBEngine(duckdb_path)
+    elif adapter == "bigquery":
+        project = find_relation(manifest, FINAL_MODEL).database
+        engine = BigQueryEngine(project, location=location, client=client)
+    else:
+        raise ValueError(f"unsupported dbt adapter in the manifest: {adapter!r}")
+    return Warehouse(engine, manifest)
+

@@ -1,0 +1,209 @@
+"""`vehicle-recs report`: interval arithmetic, pooling, charts, HTML, JSON and the CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from vehicle_recs import report
+from vehicle_recs import report_charts as charts
+from vehicle_recs.backtest import release_dbt_connection
+from vehicle_recs.cli import main
+from vehicle_recs.project import DbtProject
+
+
+def query(project: DbtProject, sql: str) -> list[tuple]:
+    """Read-only query against the built DuckDB database."""
+    release_dbt_connection()  # the session build may still hold the file open
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
+        return con.execute(sql).fetchall()
+
+CHART_IDS = {"chart-ctr-by-arm", "chart-ctr-by-campaign", "chart-department-share",
+             "chart-price-tier-share", "chart-apparel-trend"}
+
+
+# --- arithmetic (the same hand-checkable cases as the dbt unit tests) -------------------------
+
+
+def test_wilson_interval_hand_checked() -> None:
+    # z = 2: (6 + 2) / 16 -/+ 2 / 16 * sqrt(6 * 6 / 12 + 1) = 0.5 -/+ 0.25
+    assert report.wilson_interval(6, 12, z=2) == (0.25, 0.75)
+    assert report.wilson_interval(0, 4, z=2) == (0.0, 0.5)
+    low, high = report.wilson_interval(0, 0)
+    assert math.isnan(low) and math.isnan(high)
+
+
+def test_wilson_interval_matches_textbook_form() -> None:
+    # the usual (p + z^2/2n -/+ z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n)
+    s, n, z = 37, 10_000, report.Z_95
+    p = s / n
+    center = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low, high = report.wilson_interval(s, n)
+    assert low == pytest.approx(center - half, rel=1e-12)
+    assert high == pytest.approx(center + half, rel=1e-12)
+
+
+def test_newcombe_interval_hand_checked() -> None:
+    low, high = report.newcombe_interval(0.5, 0.25, 0.75, 0.0, 0.0, 0.5)
+    assert high == 0.75  # 0.5 + sqrt(0.25^2 + 0^2)
+    assert low == pytest.approx(0.5 - math.sqrt(0.25**2 + 0.5**2))
+
+
+def _readout_frame() -> pd.DataFrame:
+    rows = []
+    for campaign, start in (("C1", "2026-01-01"), ("C2", "2026-01-15")):
+        for arm, sends, clicked in (("bandit", 1000, 4), ("random", 1000, 2)):
+            rows.append({
+                "campaign_id": campaign, "treatment": arm,
+                "first_sent_at": pd.Timestamp(start), "last_sent_at": pd.Timestamp(start),
+                "send_count": sends, "delivered_count": sends - 30,
+                "clicked_send_count": clicked, "click_count": clicked + 1,
+                "ctr": clicked / sends, "ctr_lower": 0.0, "ctr_upper": 0.01,
+                "ctr_diff_vs_baseline": None, "ctr_diff_lower": None, "ctr_diff_upper": None,
+                "attributed_order_count": 3, "attributed_line_count": 4,
+                "matched_line_count": 1, "match_rate": 0.25, "attributed_revenue_usd": 120.0,
+                "revenue_per_send_usd": 0.12, "ips_ctr": None, "snips_ctr": None,
+                "snips_ctr_lower": None, "snips_ctr_upper": None,
+                "attribution_window_days": 7, "as_of_date": pd.Timestamp("2026-02-01").date(),
+            })
+    return pd.DataFrame(rows)
+
+
+def _report_data(backtest: pd.DataFrame | None = None) -> report.ReportData:
+    months = pd.to_datetime(["2026-01-01", "2026-02-01"]).date
+    departments = pd.DataFrame([
+        {"order_month": m, "department": d, "revenue_usd": r, "revenue_share": s,
+         "order_count": 10, "order_share": 0.5}
+        for m in months for d, r, s in (("hard_parts", 980.0, 0.98), ("apparel", 20.0, 0.02))])
+    tiers = pd.DataFrame([
+        {"order_month": m, "price_tier": t, "price_tier_order": o, "revenue_usd": r,
+         "revenue_share": r / 1000, "hard_parts_revenue_usd": r}
+        for m in months for t, o, r in (("under_50", 1, 400.0), ("500_plus", 2, 600.0))])
+    apparel = pd.DataFrame({"order_month": months, "order_count": [100, 100],
+                            "apparel_order_count": [4, 5], "apparel_order_share": [0.04, 0.05],
+                            "apparel_order_share_trailing_3_months": [0.04, 0.045]})
+    return report.ReportData(readout=_readout_frame(), departments=departments,
+                             price_tiers=tiers, apparel=apparel, backtest=backtest)
+
+
+def test_pooling_sums_counts_and_recomputes_intervals() -> None:
+    pooled = report.pool_by_treatment(_readout_frame()).set_index("treatment")
+    bandit = {str(key): float(value) for key, value in zip(
+        pooled.columns, pooled.loc["bandit"].to_numpy(dtype=float), strict=True)}
+    assert bandit["send_count"] == 2000
+    assert bandit["clicked_send_count"] == 8
+    assert bandit["ctr"] == pytest.approx(0.004)
+    assert (bandit["ctr_lower"], bandit["ctr_upper"]) == \
+        pytest.approx(report.wilson_interval(8, 2000))
+    assert bandit["ctr_diff_vs_baseline"] == pytest.approx(0.002)
+    assert bandit["ctr_diff_lower"] < 0.002 < bandit["ctr_diff_upper"]
+    assert math.isnan(float(pooled.loc["random", "ctr_diff_vs_baseline"]))  # type: ignore[arg-type]
+    assert bandit["match_rate"] == pytest.approx(0.25)
+    assert bandit["revenue_per_send_usd"] == pytest.approx(240 / 2000)
+
+
+# --- charts and HTML ---------------------------------------------------------------------------
+
+
+def test_charts_escape_labels() -> None:
+    svg = str(charts.interval_chart("chart-x", "a <b> title", [("<script>", 0.1, 0.05, 0.2)]))
+    assert svg.startswith("<svg id='chart-x'")
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+def test_html_is_standalone_with_every_chart() -> None:
+    backtest = pd.DataFrame({"strategy": ["popular_fitting", "vehicle_aware"],
+                             "match_rate": [0.01, 0.03]})
+    html = report.render_html(_report_data(backtest))
+    ids = set(re.findall(r"<svg id='(chart-[a-z-]+)'", html))
+    assert ids == CHART_IDS | {"chart-backtest-match-rate"}
+    # nothing fetched: no scripts, stylesheets, images or URLs other than the SVG namespace
+    assert not re.search(r"<script|<link|<img|<iframe|url\(|@import", html)
+    assert set(re.findall(r"https?://[^\s'\"<]+", html)) <= {"http://www.w3.org/2000/svg"}
+
+
+def test_html_without_backtest_has_no_backtest_chart() -> None:
+    html = report.render_html(_report_data())
+    assert "chart-backtest-match-rate" not in html
+
+
+def test_write_html_is_atomic(tmp_path: Path) -> None:
+    path = report.write_html("<html></html>", tmp_path / "out")
+    assert path.read_text() == "<html></html>"
+    assert [p.name for p in path.parent.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet"])
+def test_load_backtest_reads_what_backtest_writes(tmp_path: Path, suffix: str) -> None:
+    frame = pd.DataFrame({"strategy": ["random_eligible", "vehicle_aware"],
+                          "label": ["(d) random", "(c) engine"], "match_rate": [0.002, 0.03]})
+    path = tmp_path / f"result{suffix}"
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        path.write_text(json.dumps({"as_of": "2026-06-01",
+                                    "metrics": frame.to_dict(orient="records")}))
+    loaded = report.load_backtest(path)
+    assert loaded is not None
+    assert loaded["match_rate"].tolist() == [0.002, 0.03]
+
+
+def test_load_backtest_rejects_other_tables(tmp_path: Path) -> None:
+    path = tmp_path / "other.csv"
+    pd.DataFrame({"a": [1]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match="strategy and match_rate"):
+        report.load_backtest(path)
+
+
+# --- on the built xs warehouse -----------------------------------------------------------------
+
+
+@pytest.fixture()
+def built_env(xs_build: DbtProject, monkeypatch: pytest.MonkeyPatch) -> DbtProject:
+    """Point the CLI at the session's database and dbt target."""
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(xs_build.duckdb_path))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(xs_build.target_dir))
+    return xs_build
+
+
+@pytest.mark.slow
+def test_sql_intervals_match_python(built_env: DbtProject) -> None:
+    """The Wilson macro and the Python mirror agree on every readout row."""
+    rows = query(built_env, "select clicked_send_count, send_count, ctr_lower, ctr_upper "
+                            "from rpt_experiment_readout")
+    assert rows
+    for clicked, sends, low, high in rows:
+        assert (low, high) == pytest.approx(report.wilson_interval(clicked, sends), rel=1e-9)
+
+
+@pytest.mark.slow
+def test_cli_json_and_html(built_env: DbtProject, tmp_path: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "--out", str(tmp_path), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    (mart_rows,) = query(built_env, "select count(*) from rpt_experiment_readout")[0]
+    assert len(payload["readout"]) == mart_rows
+    assert {row["treatment"] for row in payload["pooled"]} >= {"random", "bandit"}
+    assert payload["as_of"] and payload["attribution_window_days"] == 7
+    html = (tmp_path / "report.html").read_text()
+    assert set(re.findall(r"<svg id='(chart-[a-z-]+)'", html)) >= CHART_IDS
+
+
+@pytest.mark.slow
+def test_cli_one_campaign_terminal(built_env: DbtProject, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    ((campaign,),) = query(built_env, "select max(campaign_id) from rpt_experiment_readout")
+    assert main(["report", "--out", str(tmp_path), "--campaign", campaign]) == 0
+    out = capsys.readouterr().out
+    assert f"campaign {campaign}" in out and "CTR/send" in out
+    assert main(["report", "--out", str(tmp_path), "--campaign", "NOPE"]) == 2
+    assert "campaign 'NOPE' is not in the readout" in capsys.readouterr().err

@@ -1,0 +1,264 @@
+"""`vehicle-recs run` end to end on xs data, the guardrail stop, and one-line CLI errors.
+
+One full `run` (default arm weights, bandit included) is shared by the module; the bandit
+wiring (payload fields, assignments, assignment log, the log read back by dbt) is asserted on
+it rather than on another full build.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from vehicle_recs import bandit, runner
+from vehicle_recs.cli import main
+from vehicle_recs.payloads import load_schema
+from vehicle_recs.project import DbtError, DbtProject
+from vehicle_recs.selection import load_rules
+from vehicle_recs.treatments import load_weights
+from vehicle_recs.warehouse import open_warehouse
+
+OUTPUTS = ("payloads.jsonl", "assignments.csv", "payload_items.parquet", "preview.html",
+           "summary.json")
+
+
+def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1, captured.err
+    return lines[0]
+
+
+# ---------------------------------------------------------------- bad input: fast, no dbt
+
+
+def test_bad_date_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--raw", str(tmp_path), "--as-of", "2024-13-40", "--out",
+                 str(tmp_path / "out")])
+    assert code == 2
+    assert "bad --as-of date '2024-13-40'" in one_error_line(capsys)
+
+
+def test_unknown_arm_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--raw", str(tmp_path), "--treatment", "banana", "--out",
+                 str(tmp_path / "out")])
+    assert code == 2
+    assert "unknown treatment arm 'banana'" in one_error_line(capsys)
+
+
+def test_bad_items_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--raw", str(tmp_path), "--items", "0", "--out", str(tmp_path)]) == 2
+    assert "--items" in one_error_line(capsys)
+
+
+@pytest.mark.slow
+def test_missing_raw_table_is_one_line(xs_raw: Path, tmp_path: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    raw = tmp_path / "raw"
+    shutil.copytree(xs_raw, raw)
+    (raw / "fitment.parquet").unlink()
+    code = main(["run", "--raw", str(raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "missing raw table 'fitment'" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_missing_raw_column_is_one_line(xs_raw: Path, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    shutil.copytree(xs_raw, raw)
+    table = pq.read_table(raw / "products.parquet")
+    pq.write_table(table.drop_columns(["price"]), raw / "products.parquet")
+    code = main(["run", "--raw", str(raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "raw table 'products' is missing column(s): price" in one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- end to end (one dbt build)
+
+
+@pytest.fixture(scope="module")
+def xs_run(xs_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    work = tmp_path_factory.mktemp("run_xs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(work / "xs.duckdb"))
+        patch.setenv("DBT_TARGET_PATH", str(work / "target"))
+        patch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(work / "log"))  # never the repo's data/
+        out = work / "out"
+        code = main(["run", "--raw", str(xs_raw), "--out", str(out), "--campaign", "xs-test"])
+        yield {"code": code, "out": out, "work": work, "raw": xs_raw, "log": work / "log"}
+
+
+@pytest.mark.slow
+def test_run_writes_every_output(xs_run: dict) -> None:
+    assert xs_run["code"] == 0
+    out: Path = xs_run["out"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["payloads"] > 0 and summary["campaign_id"] == "xs-test"
+    assert 0 <= summary["fallback_share"] < 1
+    assert summary["family_duplicates"] == 0
+    assert set(summary["arms"]) == {"personalized", "bandit", "random", "control"}
+    assert summary["assignment_log"] == str(xs_run["log"] / "xs-test.parquet")
+
+
+@pytest.mark.slow
+def test_every_payload_validates_and_keeps_the_rules(xs_run: dict) -> None:
+    out: Path = xs_run["out"]
+    validator = jsonschema.Draft202012Validator(load_schema())
+    rows = [json.loads(line) for line in (out / "payloads.jsonl").read_text().splitlines()]
+    for row in rows:
+        validator.validate(row)
+        families = [item["family_id"] for item in row["items"]]
+        assert len(families) == len(set(families))
+        assert len(row["items"]) <= 6
+        assert row["treatment"] != "control"
+        if row["is_fallback"]:
+            assert row["vehicle"] is None
+        else:  # its vehicle is the one of its best-ranked item that has one
+            vehicles = [item["vehicle_id"] for item in row["items"] if item["vehicle_id"]]
+            assert (row["vehicle"] or {}).get("vehicle_id") == (vehicles or [None])[0]
+    assert len({row["customer_id"] for row in rows}) == len(rows)
+    assert runner.fitment_violations(out / "payloads.jsonl", xs_run["raw"]) == 0
+
+
+@pytest.mark.slow
+def test_assignments_include_control(xs_run: dict) -> None:
+    table = pacsv.read_csv(xs_run["out"] / "assignments.csv").to_pylist()
+    control = [row for row in table if row["treatment"] == "control"]
+    assert control and not any(row["has_payload"] for row in control)
+    assert all(0 < row["propensity"] <= 1 for row in table)
+
+
+@pytest.mark.slow
+def test_forced_treatment_on_the_built_model(xs_run: dict) -> None:
+    work: Path = xs_run["work"]
+    warehouse = open_warehouse(work / "target", work / "xs.duckdb")
+    result = runner.make_payloads(
+        warehouse.read_candidates(), campaign_id="forced", as_of="2024-01-01",
+        model_version="t", rules=load_rules(items=4), weights=load_weights(),
+        forced="random", warehouse=warehouse)
+    treatments = set(result.payloads["treatment"].to_pylist())
+    assert treatments == {"random"}
+    assert set(result.payloads["propensity"].to_pylist()) == {1.0}
+    assert max(len(items) for items in result.payloads["items"].to_pylist()) <= 4
+
+
+@pytest.mark.slow
+def test_failing_guardrail_stops_before_any_payload(xs_run: dict,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A candidate guardrail (owner coverage) fails: exit 2, the old outputs are kept."""
+    out: Path = xs_run["out"]
+    work: Path = xs_run["work"]
+    before = {name: (out / name).read_bytes() for name in OUTPUTS}
+    stamps = {name: os.stat(out / name).st_mtime_ns for name in OUTPUTS}
+
+    def broken_project() -> DbtProject:
+        # more coverage than possible: assert_opted_in_vehicle_owners_have_candidates fails
+        return DbtProject(duckdb_path=work / "broken.duckdb", target_path=work / "target_broken",
+                          dbt_vars={"min_candidate_coverage": 1.01})
+
+    monkeypatch.setattr(runner, "DbtProject", broken_project)
+    code = main(["run", "--raw", str(xs_run["raw"]), "--out", str(out), "--campaign", "other"])
+    assert code == 2
+    assert "dbt build failed" in one_error_line(capsys)
+    assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
+    assert {name: os.stat(out / name).st_mtime_ns for name in OUTPUTS} == stamps
+    assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
+
+
+# ---------------------------------------------------------------- the bandit arm, wired in
+
+
+@pytest.mark.slow
+def test_bandit_payloads_carry_strategy_context_and_propensity(xs_run: dict) -> None:
+    rows = [json.loads(line) for line in
+            (xs_run["out"] / "payloads.jsonl").read_text().splitlines()]
+    mine = [row for row in rows if row["treatment"] == "bandit"]
+    others = [row for row in rows if row["treatment"] != "bandit"]
+    assert mine and others
+    strategies = set(bandit.load_config().strategies)
+    for row in mine:
+        assert row["strategy"] in strategies
+        assert row["context"]
+        assert 0 < row["strategy_propensity"] <= 1
+    makes = {row["vehicle"]["make"] for row in rows if row["vehicle"]}
+    assert {row["context"] for row in mine} <= makes | {bandit.load_config().no_context}
+    assert all(row["strategy"] is None and row["strategy_propensity"] is None
+               for row in others)
+    summary = json.loads((xs_run["out"] / "summary.json").read_text())
+    assert sum(s["payloads"] for s in summary["strategies"].values()) == len(mine)
+    assert summary["arms"]["bandit"]["payloads"] == len(mine)
+
+
+@pytest.mark.slow
+def test_assignments_and_log_record_strategy_and_context(xs_run: dict) -> None:
+    assignments = pacsv.read_csv(xs_run["out"] / "assignments.csv").to_pandas()
+    log = pq.read_table(xs_run["log"] / "xs-test.parquet").to_pandas()
+    assert list(xs_run["log"].iterdir()) == [xs_run["log"] / "xs-test.parquet"]
+    assert len(log) == len(assignments) and set(log["campaign_id"]) == {"xs-test"}
+    merged = assignments.merge(log, on="customer_id", suffixes=("", "_log"))
+    assert (merged["treatment"] == merged["arm"]).all()
+    assert merged["context"].notna().all() and (merged["context"] == merged["context_log"]).all()
+    bandit_rows = merged[merged["arm"] == "bandit"]
+    assert (bandit_rows["strategy"] == bandit_rows["strategy_log"]).all()
+    assert bandit_rows["strategy_propensity"].between(0, 1, inclusive="right").all()
+    # other arms: fixed strategy (propensity 1) in the log; control: none
+    fixed = merged.set_index("arm")["strategy_log"]
+    assert set(fixed.loc[["personalized"]]) == {"vehicle_affinity"}
+    assert fixed.loc[["control"]].isna().all()
+    joint = log["arm_propensity"] * log["strategy_propensity"].fillna(1.0)
+    assert (abs(log["propensity"] - joint) < 1e-12).all()
+
+
+@pytest.mark.slow
+def test_next_run_reads_the_log_into_the_evidence_models(
+        xs_run: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next campaign's `run` passes the log folder to dbt, and dbt reads it: the bandit
+    models rebuilt on the shared database (a targeted build, not another full one)."""
+    work: Path = xs_run["work"]
+    seen: dict = {}
+
+    class Stop(DbtError):
+        pass
+
+    def capture(self: DbtProject, command: list[str], extra_vars: object = None) -> None:
+        seen.update(self.dbt_vars)
+        raise Stop("stop after capturing the vars")
+
+    monkeypatch.setattr(DbtProject, "invoke", capture)
+    with pytest.raises(Stop):
+        runner.run(runner.RunOptions(raw_dir=xs_run["raw"], out_dir=work / "next",
+                                     campaign_id="xs-next",
+                                     project=DbtProject(duckdb_path=work / "unused.duckdb")))
+    assert seen["assignment_log_dir"] == str(xs_run["log"].resolve())
+    assert not (work / "next").exists()
+    monkeypatch.undo()
+
+    project = DbtProject(duckdb_path=work / "xs.duckdb", target_path=work / "target_log",
+                         dbt_vars={"raw_dir": str(xs_run["raw"]),
+                                   "assignment_log_dir": seen["assignment_log_dir"]})
+    project.invoke(["build", "--select", "stg_bandit__assignments+"])
+    import duckdb
+
+    with duckdb.connect(str(work / "xs.duckdb"), read_only=True) as con:
+        logged = con.execute("select count(*), count(strategy) from stg_bandit__assignments "
+                             "where campaign_id = 'xs-test' and not is_dirty").fetchone()
+        con.execute("select * from fct_bandit_evidence").fetchall()  # builds, reads the log
+    summary = json.loads((xs_run["out"] / "summary.json").read_text())
+    assert logged is not None
+    assert logged[0] == summary["customers"]
+    assert logged[1] == summary["customers"] - summary["arms"]["control"]["assigned"]
