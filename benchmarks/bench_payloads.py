@@ -3,8 +3,9 @@
 Synthesizes an m-like candidate table (default 200k customers x 24 candidates, variant
 families, departments, 8% fallback customers) in the shape of fct_recommendation_candidates,
 then times: arm assignment + final pick + payload build + vectorized schema validation
-(make_payloads), then writing payloads.jsonl, re-reading and validating every line, the
-jsonschema sample, the flat CSV export and the preview. Reports customers/s and peak RSS.
+(make_payloads), then writing payloads.jsonl, checking it (size + a jsonschema sample read
+back from disk; `--revalidate`: also re-read and validate every line), the flat exports and
+the preview. Reports customers/s and peak RSS.
 
     .venv/bin/python benchmarks/bench_payloads.py [--customers 200000] [--candidates 24]
 """
@@ -23,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 from vehicle_recs.runner import make_payloads, write_outputs
 from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import ArmWeights
+from vehicle_recs.treatments import ArmWeights, load_weights
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
 
@@ -38,7 +39,8 @@ def synthesize(customers: int, per_customer: int, seed: int = 7) -> pa.Table:
     departments = np.array(["hard_parts", "accessories", "tools", "apparel"])
     department = departments[rng.choice(4, rows, p=[0.85, 0.06, 0.05, 0.04])]
     categories = np.array(["brakes", "engine", "interior", "ignition", "suspension", "fluids"])
-    customer_ids = np.char.add("C", np.arange(customers).astype(str))
+    # zero-padded like the real ids: the warehouse returns rows sorted by customer, then rank
+    customer_ids = np.char.add("C", np.char.zfill(np.arange(customers).astype(str), 8))
     fallback = rng.random(customers) < 0.08
     is_fallback = np.repeat(fallback, per_customer)
     vehicle = np.char.add("V", (product % 3000).astype(str))
@@ -105,13 +107,16 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def measure(path: Path, revalidate: bool = True) -> None:
+def measure(path: Path, revalidate: bool = False, default_arms: bool = False) -> None:
     """The timed part, in a fresh process: read candidates (Arrow), then the payload step."""
     import pyarrow.parquet as pq
 
     candidates = pq.read_table(path)
     rss_input = peak_rss_mib()
-    weights = ArmWeights.from_mapping({"personalized": 0.9, "control": 0.1}, "bench")
+    shares = {"personalized": 0.9, "control": 0.1}
+    if default_arms:  # config/arms.json without random (it reads the warehouse's baselines)
+        shares = {k: v for k, v in load_weights().weights.items() if k != "random"}
+    weights = ArmWeights.from_mapping(shares, "bench")
     start = time.perf_counter()
     result = make_payloads(candidates, campaign_id="bench", as_of="2024-03-01",
                            model_version="bench", rules=load_rules(), weights=weights)
@@ -141,12 +146,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=200_000)
     parser.add_argument("--candidates", type=int, default=24)
-    parser.add_argument("--no-revalidate", action="store_true",
-                        help="skip re-reading payloads.jsonl (config revalidate_written_file)")
+    parser.add_argument("--revalidate", action="store_true",
+                        help="also re-read and validate every line of payloads.jsonl "
+                             "(config revalidate_written_file; off by default)")
+    parser.add_argument("--default-arms", action="store_true",
+                        help="arm weights of config/arms.json (bandit, random: no warehouse "
+                             "here, so random is dropped) instead of 90% personalized")
     parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
-        measure(args.measure, revalidate=not args.no_revalidate)
+        measure(args.measure, revalidate=args.revalidate, default_arms=args.default_arms)
         return
 
     import subprocess
@@ -164,7 +173,8 @@ def main() -> None:
               f"({candidates.nbytes / 2**20:.0f} MiB in Arrow) in "
               f"{time.perf_counter() - start:.1f} s")
         del candidates
-        extra = ["--no-revalidate"] if args.no_revalidate else []
+        extra = (["--revalidate"] if args.revalidate else []) + \
+            (["--default-arms"] if args.default_arms else [])
         subprocess.run([sys.executable, __file__, "--measure", str(path), *extra], check=True)
 
 

@@ -1,6 +1,11 @@
 -- Each opted-in customer's candidate pool before eligibility, one row per (customer, owned
 -- vehicle, product): the top M products of every vehicle the customer owns (SPEC section 8 —
--- rank per vehicle first, then expand only those to the vehicle's owners).
+-- rank per vehicle first, then expand only those to the vehicle's owners). The score is the
+-- vehicle score times how much of the customer's buying is for that vehicle (their primary
+-- vehicle; model int_customer_vehicles_measured_for_activity):
+--   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight
+-- so a vehicle the customer once bought a part for (e.g. a friend's) ranks below the one they
+-- keep buying for; a customer with one vehicle or no attributed lines is unchanged.
 with
 
 ranked as (
@@ -21,6 +26,12 @@ customers as (
 
 ),
 
+activities as (
+
+    select * from {{ ref('int_customer_vehicles_measured_for_activity') }}
+
+),
+
 opted_in as (
 
     select customer_id from customers
@@ -36,7 +47,7 @@ expanded as (
         owned.customer_id,
         ranked.vehicle_id,
         ranked.sku,
-        ranked.score,
+        ranked.score as vehicle_score,
         ranked.vehicle_rate,
         ranked.lift,
         ranked.buyer_count,
@@ -52,9 +63,57 @@ expanded as (
 
 ),
 
+with_activity as (
+
+    select
+        expanded.customer_id,
+        expanded.vehicle_id,
+        expanded.sku,
+        expanded.vehicle_score,
+        coalesce(activities.vehicle_activity, 1.0) as vehicle_activity,
+        expanded.vehicle_rate,
+        expanded.lift,
+        expanded.buyer_count,
+        expanded.owner_count,
+        expanded.make_model_buyer_count,
+        expanded.make_model_owner_count,
+        expanded.make_buyer_count,
+        expanded.make_owner_count
+
+    from expanded
+    left join activities
+        on
+            expanded.customer_id = activities.customer_id
+            and expanded.vehicle_id = activities.vehicle_id
+
+),
+
+scored as (
+
+    select
+        customer_id,
+        vehicle_id,
+        sku,
+        vehicle_score
+        * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score,
+        vehicle_score,
+        vehicle_activity,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count
+
+    from with_activity
+
+),
+
 final as (
 
-    select * from expanded
+    select * from scored
 
 )
 

@@ -234,11 +234,7 @@ def test_off_policy_estimates_by_hand() -> None:
 
 
 def _query(project: DbtProject, sql: str) -> pd.DataFrame:
-    try:
-        con = duckdb.connect(str(project.duckdb_path), read_only=True)
-    except duckdb.ConnectionException:  # dbt, in this process, may still hold the file open
-        con = duckdb.connect(str(project.duckdb_path))
-    with con:
+    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
         return con.sql(sql).df()
 
 

@@ -14,25 +14,25 @@ Tolerances, stated once:
 
 from __future__ import annotations
 
-import duckdb
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from vehicle_recs import report
-from vehicle_recs.backtest import release_dbt_connection
 from vehicle_recs.project import DbtProject
 from vehicle_recs.synth import _config as truth
 
 pytestmark = pytest.mark.slow
 
 
-def query(project: DbtProject, sql: str) -> list[tuple]:
-    release_dbt_connection()  # the session build may still hold the file open
-    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+Query = Callable[[DbtProject, str], list[tuple[Any, ...]]]
 
 
 @pytest.mark.parametrize("arm", sorted(truth.TRUE_CTR))
-def test_ctr_per_arm_within_its_interval_of_the_truth(xs_build: DbtProject, arm: str) -> None:
+def test_ctr_per_arm_within_its_interval_of_the_truth(
+    xs_build: DbtProject, arm: str, query: Query
+) -> None:
     ((clicked, sends),) = query(xs_build, f"""
         select sum(clicked_send_count), sum(send_count)
         from rpt_experiment_readout where treatment = '{arm}'""")
@@ -43,7 +43,9 @@ def test_ctr_per_arm_within_its_interval_of_the_truth(xs_build: DbtProject, arm:
         f"misses the generator's {truth.TRUE_CTR[arm]:.2%}")
 
 
-def test_per_campaign_intervals_cover_the_truth_about_95_percent(xs_build: DbtProject) -> None:
+def test_per_campaign_intervals_cover_the_truth_about_95_percent(
+    xs_build: DbtProject, query: Query
+) -> None:
     rows = query(xs_build, "select treatment, ctr_lower, ctr_upper from rpt_experiment_readout")
     covered = [low <= truth.TRUE_CTR[arm] <= high for arm, low, high in rows]
     assert len(covered) >= 40
@@ -51,7 +53,9 @@ def test_per_campaign_intervals_cover_the_truth_about_95_percent(xs_build: DbtPr
     assert sum(covered) / len(covered) >= 0.85
 
 
-def test_snips_equals_ctr_when_propensities_are_constant(xs_build: DbtProject) -> None:
+def test_snips_equals_ctr_when_propensities_are_constant(
+    xs_build: DbtProject, query: Query
+) -> None:
     """Within a campaign each arm logs one propensity, so SNIPS reduces to the arm's CTR."""
     rows = query(xs_build, """
         select ctr, snips_ctr, ips_ctr from rpt_experiment_readout where snips_ctr is not null""")
@@ -61,13 +65,13 @@ def test_snips_equals_ctr_when_propensities_are_constant(xs_build: DbtProject) -
         assert ips >= 0
 
 
-def test_apparel_share_of_orders_near_four_percent(xs_build: DbtProject) -> None:
+def test_apparel_share_of_orders_near_four_percent(xs_build: DbtProject, query: Query) -> None:
     ((share,),) = query(xs_build, """
         select sum(apparel_order_count) * 1.0 / sum(order_count) from rpt_apparel_trend""")
     assert share == pytest.approx(truth.APPAREL_ORDER_SHARE, abs=0.01)
 
 
-def test_hard_parts_share_of_revenue(xs_build: DbtProject) -> None:
+def test_hard_parts_share_of_revenue(xs_build: DbtProject, query: Query) -> None:
     ((share,),) = query(xs_build, """
         select sum(case when department = 'hard_parts' then revenue_usd else 0 end)
             / sum(revenue_usd)
@@ -75,7 +79,7 @@ def test_hard_parts_share_of_revenue(xs_build: DbtProject) -> None:
     assert float(share) == pytest.approx(truth.HARD_PARTS_REVENUE_SHARE, abs=0.015)
 
 
-def test_expensive_parts_share_of_parts_revenue(xs_build: DbtProject) -> None:
+def test_expensive_parts_share_of_parts_revenue(xs_build: DbtProject, query: Query) -> None:
     ((share,),) = query(xs_build, """
         select sum(case when tiers.min_price_usd >= 500 then marts.hard_parts_revenue_usd
                    else 0 end) / sum(marts.hard_parts_revenue_usd)
@@ -84,7 +88,7 @@ def test_expensive_parts_share_of_parts_revenue(xs_build: DbtProject) -> None:
     assert float(share) == pytest.approx(truth.OVER_500_PARTS_REVENUE_SHARE, abs=0.10)
 
 
-def test_revenue_marts_agree_with_each_other(xs_build: DbtProject) -> None:
+def test_revenue_marts_agree_with_each_other(xs_build: DbtProject, query: Query) -> None:
     ((by_department, by_tier, by_month),) = query(xs_build, """
         select
             (select sum(revenue_usd) from rpt_revenue_by_month_department),

@@ -14,6 +14,7 @@ from vehicle_recs.payloads import (
     PayloadValidationError,
     build_payloads,
     check_guardrails,
+    check_written,
     flat_items,
     load_config,
     load_schema,
@@ -129,6 +130,25 @@ def test_written_file_round_trips_and_validates(tmp_path: Path) -> None:
     assert validate_lines(path) == 2
     flat = flat_items(build())
     assert flat.num_rows == 3 and flat["item_rank"].to_pylist() == [1, 2, 1]
+
+
+def test_check_written_proves_the_file_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "payloads.jsonl"
+    table = build()
+    lines = write_jsonl(table, path)
+    assert path.read_bytes() == "".join(lines.to_pylist()).encode()
+    assert check_written(path, lines, table["customer_id"]) == 2
+    good = path.read_bytes()
+    path.write_bytes(good[:-5])  # truncated
+    with pytest.raises(PayloadValidationError, match="bytes"):
+        check_written(path, lines, table["customer_id"])
+    assert b'"price":5.0,' in good  # C2's only item
+    path.write_bytes(good.replace(b'"price":5.0,', b'"price":-5 ,'))  # same size, bad price
+    with pytest.raises(PayloadValidationError, match="price"):
+        check_written(path, lines, table["customer_id"])
+    path.write_bytes(good)
+    with pytest.raises(PayloadValidationError, match="customer C2"):
+        check_written(path, lines, pa.chunked_array([["C1", "C2"][::-1]]))
 
 
 def test_validate_file_catches_a_bad_line(tmp_path: Path) -> None:

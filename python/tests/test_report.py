@@ -5,24 +5,19 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-import duckdb
 import pandas as pd
 import pytest
 
 from vehicle_recs import report
 from vehicle_recs import report_charts as charts
-from vehicle_recs.backtest import release_dbt_connection
 from vehicle_recs.cli import main
 from vehicle_recs.project import DbtProject
 
-
-def query(project: DbtProject, sql: str) -> list[tuple]:
-    """Read-only query against the built DuckDB database."""
-    release_dbt_connection()  # the session build may still hold the file open
-    with duckdb.connect(str(project.duckdb_path), read_only=True) as con:
-        return con.execute(sql).fetchall()
+Query = Callable[[DbtProject, str], list[tuple[Any, ...]]]
 
 CHART_IDS = {"chart-ctr-by-arm", "chart-ctr-by-campaign", "chart-department-share",
              "chart-price-tier-share", "chart-apparel-trend"}
@@ -176,7 +171,7 @@ def built_env(xs_build: DbtProject, monkeypatch: pytest.MonkeyPatch) -> DbtProje
 
 
 @pytest.mark.slow
-def test_sql_intervals_match_python(built_env: DbtProject) -> None:
+def test_sql_intervals_match_python(built_env: DbtProject, query: Query) -> None:
     """The Wilson macro and the Python mirror agree on every readout row."""
     rows = query(built_env, "select clicked_send_count, send_count, ctr_lower, ctr_upper "
                             "from rpt_experiment_readout")
@@ -187,7 +182,7 @@ def test_sql_intervals_match_python(built_env: DbtProject) -> None:
 
 @pytest.mark.slow
 def test_cli_json_and_html(built_env: DbtProject, tmp_path: Path,
-                           capsys: pytest.CaptureFixture[str]) -> None:
+                           capsys: pytest.CaptureFixture[str], query: Query) -> None:
     assert main(["report", "--out", str(tmp_path), "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     (mart_rows,) = query(built_env, "select count(*) from rpt_experiment_readout")[0]
@@ -200,7 +195,7 @@ def test_cli_json_and_html(built_env: DbtProject, tmp_path: Path,
 
 @pytest.mark.slow
 def test_cli_one_campaign_terminal(built_env: DbtProject, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+                                   capsys: pytest.CaptureFixture[str], query: Query) -> None:
     ((campaign,),) = query(built_env, "select max(campaign_id) from rpt_experiment_readout")
     assert main(["report", "--out", str(tmp_path), "--campaign", campaign]) == 0
     out = capsys.readouterr().out

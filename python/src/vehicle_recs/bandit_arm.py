@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from vehicle_recs import bandit
 from vehicle_recs.strategies import rerank_by_customer_strategy
-from vehicle_recs.treatments import ARM_SCHEMA, ArmContext, register_arm
+from vehicle_recs.treatments import ARM_SCHEMA, ArmContext, register_arm, rows_for_customers
 
 # The strategy a non-bandit arm always uses, logged with strategy_propensity 1 so its sends are
 # evidence for that strategy (the personalized arm is the vehicle_affinity ranking).
@@ -42,17 +42,15 @@ class BanditArm:
 
     def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
         evidence = bandit.read_evidence(context.warehouse) if context.warehouse else None
-        mine = context.candidates.filter(
-            pc.is_in(context.candidates["customer_id"], value_set=customer_ids))
+        mine = rows_for_customers(context.candidates, customer_ids)
         customers = pc.unique(mine["customer_id"])
         contexts = bandit.customer_contexts(mine, customers, self.config)
         self.decisions = bandit.decide(customers.to_pylist(), contexts.to_pylist(),
                                        context.campaign_id, self.config, evidence)
+        # rows stay grouped by customer (as read), ranks ascending within each customer
         ranked = rerank_by_customer_strategy(mine, self.decisions["customer_id"],
                                              self.decisions["strategy"])
-        order = pc.sort_indices(ranked, [("customer_id", "ascending"),
-                                         ("candidate_rank", "ascending")])
-        return ranked.take(order).select(ARM_SCHEMA.names).cast(ARM_SCHEMA)
+        return ranked.select(ARM_SCHEMA.names).cast(ARM_SCHEMA)
 
 
 def assignment_log_rows(assignments: pa.Table, candidates: pa.Table,

@@ -8,7 +8,8 @@ K items) works on it exactly as on the personalized ranking. Nothing is added or
 strategy only re-orders candidates that already passed eligibility (fit, no repeat purchase,
 department rules), so no strategy can break a guardrail.
 
-Strategies are vectorized over the whole table (numpy / Arrow, no loop over rows). A new
+Strategies are vectorized over the whole table (numpy / Arrow, no loop over rows); a scorer
+sees every column except the display text (DISPLAY_COLUMNS). A new
 strategy is one function `(table) -> scores` plus one line in `STRATEGIES`; the bandit's config
 (`config/bandit.json`) names which registered strategies it may choose.
 
@@ -37,6 +38,8 @@ HIGH_TICKET_REFERENCE_PRICE_USD = 100.0
 CATEGORY_REPEAT_DISCOUNT = 0.5
 
 Scorer = Callable[[pa.Table], np.ndarray]
+# Display text a strategy never scores on: left out of the rows a scorer is given (cheaper).
+DISPLAY_COLUMNS = ("product_name", "image_url", "product_url", "reason")
 
 
 def _column(table: pa.Table, name: str, fill: float = 0.0) -> np.ndarray:
@@ -139,14 +142,43 @@ def rerank(table: pa.Table, strategy: str) -> pa.Table:
 
 def rerank_by_customer_strategy(table: pa.Table, customer_ids: pa.Array,
                                 strategies: pa.Array) -> pa.Table:
-    """Re-rank each customer's candidates with that customer's strategy (one pass per strategy)."""
+    """Re-rank each customer's candidates with that customer's strategy.
+
+    Each strategy scores only its customers' rows (as `rerank` on that subset would); rows come
+    back grouped by customer in the order customers first appear, by the new rank within each.
+    Rows of customers not in `customer_ids` are dropped.
+    """
+    if table.num_rows == 0:
+        return table
+    names = pc.unique(strategies).to_pylist()
+    for name in names:
+        if name not in STRATEGIES:
+            raise ValueError(f"unknown bandit strategy '{name}' "
+                             f"(known: {', '.join(known_strategies())})")
     position = pc.index_in(table["customer_id"], value_set=customer_ids)
-    chosen = pc.take(strategies, position)
-    parts = []
-    for name in pc.unique(strategies).to_pylist():
-        mine = table.filter(pc.fill_null(pc.equal(chosen, name), False))
-        if mine.num_rows:
-            parts.append(rerank(mine, name))
-    if not parts:
-        return table.slice(0, 0)
-    return pa.concat_tables(parts)
+    table = table.filter(pc.is_valid(position)).combine_chunks()  # fast takes below
+    position = position.filter(pc.is_valid(position))
+    code_of_customer = pc.index_in(strategies, value_set=pa.array(names, pa.string()))
+    chosen = np.asarray(pc.take(code_of_customer, position).to_numpy(zero_copy_only=False),
+                        dtype=np.int64)
+    score = np.zeros(table.num_rows, dtype=np.float64)
+    scored = table.drop_columns([n for n in DISPLAY_COLUMNS if n in table.column_names])
+    for code, name in enumerate(names):
+        rows = np.flatnonzero(chosen == code)
+        if len(rows):
+            score[rows] = STRATEGIES[name](scored.take(pa.array(rows)))
+    score = np.where(np.isfinite(score) & (score > 0), score, 0.0)
+    customer = np.asarray(position.to_numpy(zero_copy_only=False), dtype=np.int64)
+    # ties: the model's own rank, so equal scores keep the personalized order
+    previous = np.asarray(pc.fill_null(table["candidate_rank"], 0).to_numpy(
+        zero_copy_only=False), dtype=np.int64)
+    rank = _rank_within(customer, score, previous) + 1
+    table = table.set_column(table.schema.get_field_index("score"), "score",
+                             pa.array(score, pa.float64()))
+    table = table.set_column(table.schema.get_field_index("candidate_rank"), "candidate_rank",
+                             pa.array(rank, pa.int64()))
+    _, first = np.unique(customer, return_index=True)
+    appearance = np.empty(int(customer.max()) + 1, dtype=np.int64)
+    appearance[customer[np.sort(first)]] = np.arange(len(first))
+    order = np.lexsort((rank, appearance[customer]))
+    return table.take(pa.array(order))
