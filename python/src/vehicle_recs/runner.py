@@ -5,7 +5,8 @@ Order matters for safety:
 2. `dbt build` runs models, seeds and every test: a failing guardrail raises DbtError and the
    run stops before any payload exists;
 3. the payloads are built and checked (JSON Schema, one family per email, one object per
-   customer) in memory, then written into a staging folder beside OUT and re-validated there;
+   customer) in memory, then written into a staging folder beside OUT and checked there
+   (payloads.jsonl: exact size + a jsonschema-validated sample read back from disk);
 4. only then are the files moved into OUT, one `os.replace` each (summary.json last), so a
    previous run's outputs stay untouched unless the new run passed every check;
 5. last, the campaign's assignment log (`<log dir>/<campaign>.parquet`: arm, strategy, context
