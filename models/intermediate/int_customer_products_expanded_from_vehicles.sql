@@ -70,7 +70,6 @@ with_activity as (
         expanded.vehicle_id,
         expanded.sku,
         expanded.vehicle_score,
-        coalesce(activities.vehicle_activity, 1.0) as vehicle_activity,
         expanded.vehicle_rate,
         expanded.lift,
         expanded.buyer_count,
@@ -78,7 +77,8 @@ with_activity as (
         expanded.make_model_buyer_count,
         expanded.make_model_owner_count,
         expanded.make_buyer_count,
-        expanded.make_owner_count
+        expanded.make_owner_count,
+        coalesce(activities.vehicle_activity, 1.0) as vehicle_activity
 
     from expanded
     left join activities
@@ -94,8 +94,6 @@ scored as (
         customer_id,
         vehicle_id,
         sku,
-        vehicle_score
-        * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score,
         vehicle_score,
         vehicle_activity,
         vehicle_rate,
@@ -105,7 +103,9 @@ scored as (
         make_model_buyer_count,
         make_model_owner_count,
         make_buyer_count,
-        make_owner_count
+        make_owner_count,
+        vehicle_score
+        * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score
 
     from with_activity
 
