@@ -36,29 +36,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vehicle_recs.warehouse import Warehouse
+from vehicle_recs.warehouse import CANDIDATE_SCHEMA, Warehouse
 
 # What every arm returns: enough to pick items and to write an email.
 ARM_SCHEMA = pa.schema([
-    ("customer_id", pa.string()),
-    ("candidate_rank", pa.int64()),
-    ("sku", pa.string()),
-    ("family_id", pa.string()),
-    ("vehicle_id", pa.string()),
-    ("vehicle_year", pa.int64()),
-    ("vehicle_make", pa.string()),
-    ("vehicle_model", pa.string()),
-    ("product_name", pa.string()),
-    ("brand", pa.string()),
-    ("category", pa.string()),
-    ("department", pa.string()),
-    ("price_usd", pa.float64()),
-    ("image_url", pa.string()),
-    ("product_url", pa.string()),
-    ("score", pa.float64()),
-    ("reason_code", pa.string()),
-    ("reason", pa.string()),
-    ("is_fallback", pa.bool_()),
+    CANDIDATE_SCHEMA.field(name) for name in (
+        "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "vehicle_year",
+        "vehicle_make", "vehicle_model", "product_name", "brand", "category", "department",
+        "price_usd", "image_url", "product_url", "score", "reason_code", "reason", "is_fallback",
+    )
 ])
 
 

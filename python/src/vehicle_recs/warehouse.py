@@ -56,22 +56,11 @@ CANDIDATE_SCHEMA = pa.schema([
 
 # A baseline row joined to the catalog and the vehicle: what the random arm needs for an email.
 BASELINE_SCHEMA = pa.schema([
-    ("customer_id", pa.string()),
-    ("candidate_rank", pa.int64()),
-    ("sku", pa.string()),
-    ("family_id", pa.string()),
-    ("vehicle_id", pa.string()),
-    ("score", pa.float64()),
-    ("vehicle_year", pa.int64()),
-    ("vehicle_make", pa.string()),
-    ("vehicle_model", pa.string()),
-    ("product_name", pa.string()),
-    ("brand", pa.string()),
-    ("category", pa.string()),
-    ("department", pa.string()),
-    ("price_usd", pa.float64()),
-    ("image_url", pa.string()),
-    ("product_url", pa.string()),
+    CANDIDATE_SCHEMA.field(name) for name in (
+        "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "score",
+        "vehicle_year", "vehicle_make", "vehicle_model", "product_name", "brand", "category",
+        "department", "price_usd", "image_url", "product_url",
+    )
 ])
 
 # Logical contract types (dbt data_type as written in the YAML) that each Arrow type accepts.
