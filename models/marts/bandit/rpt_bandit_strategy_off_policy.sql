@@ -80,25 +80,7 @@ standard_errors as (
 
     select
         *,
-        case
-            when logged_send_count > 1
-                then sqrt(
-                    greatest(
-                        0.0,
-                        (
-                            sum_squared_weighted_reward
-                            - logged_send_count * ips_ctr * ips_ctr
-                        ) / (logged_send_count - 1)
-                    ) / logged_send_count
-                )
-        end as ips_standard_error,
-        sqrt(
-            greatest(
-                0.0,
-                sum_squared_weighted_reward * (1.0 - 2.0 * snips_ctr)
-                + snips_ctr * snips_ctr * sum_squared_weight
-            )
-        ) / sum_weight as snips_standard_error
+        {{ off_policy_standard_errors() }}
 
     from estimates
 
