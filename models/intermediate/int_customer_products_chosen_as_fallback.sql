@@ -88,9 +88,8 @@ pool_ranked as (
     cross join customer_count
     where
         not products.is_dirty
-        and products.is_active
         and products.is_universal
-        and products.department != 'gift_cards'
+        and {{ is_sendable_product('products') }}
 
 ),
 

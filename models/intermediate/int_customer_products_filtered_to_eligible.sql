@@ -68,8 +68,7 @@ sendable_products as (
     inner join families on products.sku = families.sku
     where
         not products.is_dirty
-        and products.is_active
-        and products.department != 'gift_cards'
+        and {{ is_sendable_product('products') }}
 
 ),
 

@@ -51,8 +51,7 @@ sendable_products as (
     from products
     where
         not is_dirty
-        and is_active
-        and department != 'gift_cards'
+        and {{ is_sendable_product() }}
 
 ),
 
