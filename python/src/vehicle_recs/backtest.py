@@ -39,7 +39,8 @@ STRATEGY_LABELS = {
 }
 METRICS = ("match_rate", "revenue_match_rate", "customer_hit_rate", "precision_at_k",
            "recall_at_k", "ndcg_at_k", "catalog_coverage")
-SCORING_MODELS = ("fct_recommendation_candidates", "fct_baseline_candidates")
+# selectors.yml: fct_recommendation_candidates, fct_baseline_candidates and their parents.
+BACKTEST_SELECTOR = "backtest"
 
 
 @dataclass
@@ -74,7 +75,7 @@ def build_as_of(raw_dir: Path, as_of: date, work_dir: Path,
                   "as_of": as_of.isoformat()},
     )
     project.invoke(["seed", "--quiet"])
-    project.invoke(["run", "--quiet", "--select", *(f"+{model}" for model in SCORING_MODELS)])
+    project.invoke(["run", "--quiet", "--selector", BACKTEST_SELECTOR])
     return project
 
 

@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Column
 
 from vehicle_recs.contract import RawDataError, check_raw_dir
-from vehicle_recs.project import DbtError, DbtProject
+from vehicle_recs.project import (
+    DbtError,
+    DbtEvent,
+    DbtProject,
+    NodeResult,
+    display_path,
+    progress_hook,
+)
 
 console = Console(stderr=True)
 
 # Errors a person can act on: shown as one line, exit code 2.
 EXPECTED_ERRORS: tuple[type[Exception], ...] = (RawDataError, DbtError, ValueError, OSError)
+ERROR_STATUSES = {"error", "fail", "runtime error"}
+MAX_WARNINGS_SHOWN = 10
 
 
 @contextmanager
@@ -25,6 +44,90 @@ def _status(message: str) -> Iterator[Callable[[str], None]]:
     """A spinner for a long step; the yielded callback updates its text."""
     with console.status(message) as status:
         yield lambda text: status.update(f"{message}: {text}")
+
+
+class _DbtBar:
+    """Draws the DbtEvents of a step on a progress bar; keeps what the summary needs."""
+
+    def __init__(self, bar: Progress, step: str) -> None:
+        self.bar, self.step, self.description = bar, step, step
+        self.task: TaskID = bar.add_task(step, total=None, node="")
+        self.results: list[NodeResult] = []
+        self.seconds = 0.0
+        self.log_path: Path | None = None
+
+    def note(self, text: str) -> None:
+        """The step's `progress` callback (runner, backtest, report): its current phase."""
+        self.description = f"{self.step}: {text}"
+        self.bar.update(self.task, description=self.description)
+
+    def __call__(self, event: DbtEvent) -> None:
+        if event.kind == "start":  # a new invocation: a fresh bar, N unknown until "total"
+            self.log_path = event.log_path
+            self.bar.remove_task(self.task)
+            self.task = self.bar.add_task(self.description, total=None,
+                                          node=f"dbt {event.command}: parsing")
+        elif event.kind == "total":
+            self.bar.update(self.task, total=event.total, completed=event.done)
+        elif event.kind == "node":
+            self.bar.update(self.task, node=event.node)
+        elif event.kind == "result" and event.result is not None:
+            self.results.append(event.result)
+            self.bar.update(self.task, completed=event.done)
+        elif event.kind == "end":
+            self.seconds += event.seconds
+            self.bar.update(self.task, node="")
+
+
+@contextmanager
+def _dbt_step(message: str) -> Iterator[Callable[[str], None]]:
+    """A progress bar for a step that runs dbt: n of N nodes and the current node (dbt's own
+    lines go to its console log). Then, if dbt ran and passed, the tests that warned and one
+    summary line. The yielded callback updates the step's text."""
+    def text(field: str, ratio: int) -> TextColumn:  # shares the width left by the others
+        column = Column(no_wrap=True, overflow="ellipsis", ratio=ratio)
+        return TextColumn(f"{{task.{field}}}", markup=False, table_column=column)
+
+    columns = (SpinnerColumn(), text("description", 2), BarColumn(bar_width=20),
+               MofNCompleteColumn(), text("fields[node]", 3), TimeElapsedColumn())
+    # Not a terminal (CI, pipes, CliRunner): no bar at all; rich would print a blank line on
+    # stop. (console.is_interactive is fixed when the console is made; this follows sys.stderr.)
+    terminal = console.is_terminal and not console.is_dumb_terminal
+    with Progress(*columns, console=console, transient=True, expand=True,
+                  disable=not terminal) as bar:
+        display = _DbtBar(bar, message)
+        with progress_hook(display):
+            yield display.note
+    if display.results:
+        lines = [*warnings_summary(display.results),
+                 dbt_summary(display.results, display.seconds, display.log_path)]
+        for line in lines:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def warnings_summary(results: Iterable[NodeResult], limit: int = MAX_WARNINGS_SHOWN) -> list[str]:
+    """The tests that warned (run result status 'warn') and the rows each found, most first."""
+    warned = sorted((result for result in results if str(result.status).lower() == "warn"),
+                    key=lambda result: (-(result.failures or 0), result.name))
+    if not warned:
+        return []
+    width = len(f"{warned[0].failures or 0:,}")
+    lines = [f"dbt warnings ({len(warned)}):"]
+    lines += [f"  {shown.failures or 0:>{width},} rows  {shown.name}" for shown in warned[:limit]]
+    if len(warned) > limit:
+        lines.append(f"  ... and {len(warned) - limit} more (see the log)")
+    return lines
+
+
+def dbt_summary(results: Sequence[NodeResult], seconds: float, log_path: Path | None) -> str:
+    """One line: nodes, errors, warnings, time and where dbt's console lines are."""
+    statuses = [str(result.status).lower() for result in results]
+    errors = sum(status in ERROR_STATUSES for status in statuses)
+    line = (f"dbt: {len(results)} nodes, {errors} errors, {statuses.count('warn')} warnings "
+            f"in {seconds:.0f} s")
+    if log_path is not None and log_path.exists():  # a backtest's temporary folder is gone
+        line += f"; log: {display_path(log_path)}"
+    return line
 
 
 @click.group()
@@ -56,15 +159,20 @@ def synth(scale: str, seed: int, out_dir: Path) -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Cut-off date; default: the day after the last order.")
 @click.option("--select", "select", default=None, help="dbt node selection (default: all).")
-def build(raw_dir: Path, as_of: Any, select: str | None) -> None:
+@click.option("--selector", "selector", default=None,
+              help="A dbt selector of selectors.yml (weekly, backtest, report); not with --select.")
+def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None) -> None:
     """Run `dbt build` (models, seeds and every test) on DuckDB for a raw folder."""
+    if select and selector:
+        raise ValueError("--select and --selector exclude each other: use one")
     check_raw_dir(raw_dir)
     dbt_vars: dict[str, Any] = {"raw_dir": str(raw_dir.resolve())}
     if as_of is not None:
         dbt_vars["as_of"] = as_of.date().isoformat()
     project = DbtProject(dbt_vars=dbt_vars)
     command = ["build"] + (["--select", select] if select else [])
-    with _status("dbt build"):
+    command += ["--selector", selector] if selector else []
+    with _dbt_step("dbt build"):
         project.invoke(command)
     click.echo(f"dbt build passed ({project.duckdb_path})")
 
@@ -115,7 +223,7 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
     if as_of is not None:
         dbt_vars["as_of"] = as_of.date().isoformat()
     project = DbtProject(dbt_vars=dbt_vars)
-    with _status("report") as progress:
+    with _dbt_step("report") as progress:
         if raw_dir is not None:
             progress("dbt build of the reporting marts")
         data, html_path = reporting.run_report(project, out_dir, campaign=campaign,
@@ -157,7 +265,7 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
             overrides[name.strip()] = json.loads(value)
         except json.JSONDecodeError:
             overrides[name.strip()] = value
-    with _status("backtest") as progress:
+    with _dbt_step("backtest") as progress:
         result = backtesting.run_backtest(raw_dir, as_of.date(), horizon, k, work_dir=work_dir,
                                           dbt_vars=overrides, progress=progress)
     # wide enough for four strategy columns even when stdout is not a terminal
@@ -185,7 +293,7 @@ def run(raw_dir: Path, as_of: str | None, out_dir: Path, items: int | None,
 
     options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir, as_of=as_of, items=items,
                                 campaign_id=campaign_id, treatment=treatment)
-    with _status("run") as progress:
+    with _dbt_step("run") as progress:
         summary = runner.run(options, progress=progress)
     click.echo(runner.format_summary(summary))
 

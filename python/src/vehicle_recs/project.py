@@ -3,23 +3,86 @@
 The package lives in `<repo>/python/`; the dbt project is the repository root. dbt runs
 in-process through `dbtRunner`, one invocation at a time, with the profile taken from
 `profiles.yml.example` (copied into `target/profiles/`) unless `DBT_PROFILES_DIR` names another.
+
+Every invocation appends dbt's console lines (START / OK / PASS / WARN per node, the summary)
+to `<target>/dbt_console.log`. When a progress hook is given (`invoke(..., on_event=...)` or
+`with progress_hook(...)`, as the CLI does), dbt prints nothing on stdout: the hook gets
+`DbtEvent`s (n of N nodes, current node, each node's result) to draw a progress bar instead.
+dbt's own debug log (logs/dbt.log) is kept either way.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
-from collections.abc import Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+if TYPE_CHECKING:
+    from dbt_common.events.base_types import EventMsg
 
 PROFILE_TEMPLATE = "profiles.yml.example"
+CONSOLE_LOG = "dbt_console.log"
+CONSOLE_LOG_MAX_BYTES = 10 * 1024 * 1024  # started afresh beyond this
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class DbtError(RuntimeError):
     """dbt failed: a compile error or a failing test (a guardrail)."""
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """How one node ended, from dbt's NodeFinished event (its run result)."""
+
+    name: str
+    resource_type: str  # model, seed, test, unit_test, ...
+    status: str  # success, pass, warn, fail, error, skipped, ...
+    failures: int | None = None  # rows a test found (warn / fail)
+
+
+@dataclass(frozen=True)
+class DbtEvent:
+    """Progress of one dbt invocation, for a display.
+
+    kind: "start" (before dbt parses), "total" (dbt announced the selected node count, or
+    corrected it: `build` adds its unit tests once the first node starts), "node" (a node
+    started), "result" (a node finished: `result`), "end" (dbt returned).
+    """
+
+    kind: Literal["start", "total", "node", "result", "end"]
+    command: str  # the dbt subcommand: build, run, seed, ...
+    done: int = 0  # nodes finished so far
+    total: int = 0  # nodes selected; 0 until "total"
+    node: str = ""  # the node that started or finished
+    result: NodeResult | None = None
+    seconds: float = 0.0  # "end": wall time of the invocation
+    success: bool = True  # "end": whether dbt succeeded
+    log_path: Path | None = None  # dbt's console lines of this invocation
+
+
+ProgressHook = Callable[[DbtEvent], None]
+_PROGRESS_HOOK: ContextVar[ProgressHook | None] = ContextVar("dbt_progress_hook", default=None)
+
+
+@contextmanager
+def progress_hook(hook: ProgressHook) -> Iterator[None]:
+    """Send the events of every `DbtProject.invoke` in this block to `hook` (and keep dbt quiet
+    on stdout), also for projects created deep inside runner / backtest / report."""
+    token = _PROGRESS_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _PROGRESS_HOOK.reset(token)
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -87,14 +150,36 @@ class DbtProject:
             args += ["--vars", json.dumps(dbt_vars, default=str)]
         return args
 
-    def invoke(self, command: Sequence[str], extra_vars: Mapping[str, Any] | None = None) -> Any:
-        """Run one dbt command in-process; raise DbtError naming what failed."""
+    @property
+    def console_log(self) -> Path:
+        """dbt's console output (per-node lines and summary), appended by every invocation."""
+        return self.target_dir / CONSOLE_LOG
+
+    def invoke(self, command: Sequence[str], extra_vars: Mapping[str, Any] | None = None, *,
+               on_event: ProgressHook | None = None) -> Any:
+        """Run one dbt command in-process; raise DbtError naming what failed.
+
+        `on_event` (default: the hook of an enclosing `progress_hook` block) receives DbtEvents;
+        with a hook, dbt's stdout is silenced (its lines are in `console_log` either way).
+        """
         from dbt.cli.main import dbtRunner
 
+        hook = on_event or _PROGRESS_HOOK.get()
+        args = self.args(command, extra_vars)
+        if hook is not None and "--log-level" not in command:
+            # --log-level none drops dbt's stdout logger; unless --log-level-file is given too,
+            # dbt lets the file log follow it to none, so keep dbt.log at its usual level.
+            args += ["--log-level", "none"]
+            if "--log-level-file" not in command:
+                args += ["--log-level-file", os.environ.get("DBT_LOG_LEVEL_FILE", "debug")]
+        recorder = _Recorder(command[0], self.console_log, hook)
         previous = {key: os.environ.get(key) for key in self.environ()}
         os.environ.update(self.environ())
+        started = time.perf_counter()
         try:
-            result = dbtRunner().invoke(self.args(command, extra_vars))
+            with recorder.open(" ".join(command)):
+                result = dbtRunner(callbacks=[recorder]).invoke(args)
+                recorder.finish(time.perf_counter() - started, bool(result.success))
         finally:
             _release_duckdb()
             for key, value in previous.items():
@@ -103,8 +188,88 @@ class DbtProject:
                 else:
                     os.environ[key] = value
         if not result.success:
-            raise DbtError(_describe_failure(command, result))
+            raise DbtError(_describe_failure(command, result, self.console_log))
         return result.result
+
+
+class _Recorder:
+    """The dbtRunner callback: dbt's console lines to a file, progress events to a hook.
+
+    dbt calls it from its worker threads, hence the lock. An exception in the hook or the file
+    would surface inside dbt's threads; the first one is kept, the hook dropped, and it is
+    raised once dbt has finished.
+    """
+
+    def __init__(self, command: str, log_path: Path, hook: ProgressHook | None) -> None:
+        self.command, self.log_path, self.hook = command, log_path, hook
+        self.done = self.total = 0
+        self.lock = threading.Lock()
+        self.file: TextIO | None = None
+        self.error: Exception | None = None
+
+    @contextmanager
+    def open(self, title: str) -> Iterator[None]:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        big = self.log_path.exists() and self.log_path.stat().st_size > CONSOLE_LOG_MAX_BYTES
+        with self.log_path.open("w" if big else "a", encoding="utf-8") as file:
+            file.write(f"===== dbt {title} ({datetime.now():%Y-%m-%d %H:%M:%S}) =====\n")
+            self.file = file
+            self._emit(DbtEvent("start", self.command, log_path=self.log_path))
+            try:
+                yield
+            finally:
+                with self.lock:  # dbt keeps the callback registered until its next invocation
+                    self.file = None
+        if self.error is not None:
+            raise self.error
+
+    def finish(self, seconds: float, success: bool) -> None:
+        self._emit(DbtEvent("end", self.command, self.done, self.total, seconds=seconds,
+                            success=success, log_path=self.log_path))
+
+    def __call__(self, msg: EventMsg) -> None:
+        from dbt_common.events.functions import env_scrubber
+
+        with self.lock:
+            if self.file is None:
+                return
+            try:
+                name = msg.info.name
+                if msg.info.level != "debug" and name not in {"CacheAction", "CacheDumpGraph"}:
+                    text = ANSI_ESCAPE.sub("", env_scrubber(getattr(msg.info, "msg", "")))
+                    self.file.write(f"{datetime.now():%H:%M:%S}  {text}\n")
+                if self.hook is None:
+                    return
+                # N: announced once selection is done (ConcurrencyLine); `build` adds its unit
+                # tests only when the first node starts, so the "i of N" lines correct it.
+                if name == "ConcurrencyLine":
+                    self._set_total(int(msg.data.node_count))
+                elif name == "LogStartLine":
+                    self._set_total(int(msg.data.total))
+                if name in {"NodeStart", "NodeFinished"}:
+                    info = msg.data.node_info
+                    if info.materialized == "ephemeral":  # not counted in N by dbt either
+                        return
+                    result = None
+                    if name == "NodeFinished":
+                        self.done += 1
+                        result = NodeResult(info.node_name, info.resource_type,
+                                            msg.data.run_result.status,
+                                            msg.data.run_result.num_failures)
+                    self._emit(DbtEvent("result" if result else "node", self.command, self.done,
+                                        self.total, node=info.node_name, result=result))
+            except Exception as error:  # noqa: BLE001 - re-raised after dbt, see the docstring
+                self.error = self.error or error
+                self.hook = None
+
+    def _set_total(self, total: int) -> None:
+        if total and total != self.total:
+            self.total = total
+            self._emit(DbtEvent("total", self.command, self.done, self.total))
+
+    def _emit(self, event: DbtEvent) -> None:
+        if self.hook is not None:
+            self.hook(event)
 
 
 def _release_duckdb() -> None:
@@ -122,13 +287,25 @@ def _release_duckdb() -> None:
             DuckDBConnectionManager._ENV = None
 
 
-def _describe_failure(command: Sequence[str], result: Any) -> str:
+def _describe_failure(command: Sequence[str], result: Any, log_path: Path) -> str:
+    log = f"(log: {display_path(log_path)})"
     if result.exception is not None:
-        return f"dbt {command[0]} failed: {str(result.exception).splitlines()[0]}"
+        # dbt's first line is often a bare heading ("Runtime Error"); its next line says what
+        lines = [line.strip() for line in str(result.exception).splitlines() if line.strip()]
+        detail = ": ".join(lines[:2])[:300] or type(result.exception).__name__
+        return f"dbt {command[0]} failed: {detail} {log}"
     failed = []
     for node in getattr(result.result, "results", None) or []:
         status = str(getattr(node, "status", "")).lower()
-        if status in {"error", "fail", "runtimeerror"}:
+        if status in {"error", "fail", "runtime error"}:
             failed.append(node.node.name)
     shown = ", ".join(failed[:5]) + (f" (+{len(failed) - 5} more)" if len(failed) > 5 else "")
-    return f"dbt {command[0]} failed: {shown or 'see logs/dbt.log'}"
+    return f"dbt {command[0]} failed: {shown or 'no failed node reported'} {log}"
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working folder when it is inside it, else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

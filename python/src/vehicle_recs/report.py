@@ -41,8 +41,8 @@ APPAREL_MODEL = "rpt_apparel_trend"
 STRATEGY_MODEL = "rpt_bandit_strategy_off_policy"
 REPORT_MODELS = (READOUT_MODEL, DEPARTMENT_MODEL, PRICE_TIER_MODEL, APPAREL_MODEL,
                  STRATEGY_MODEL)
-# The marts and everything upstream of them (seeds, staging, their tests).
-REPORT_SELECTION = " ".join(f"+{model}" for model in REPORT_MODELS)
+# selectors.yml: the marts and everything upstream of them (seeds, staging, their data tests).
+REPORT_SELECTOR = "report"
 REPORT_FILE = "report.html"
 TEMPLATE = "report.html.j2"
 Z_95 = 1.959964
@@ -173,12 +173,12 @@ def revenue_mix(data: ReportData) -> dict[str, Any]:
 def build_marts(project: DbtProject) -> None:
     """`dbt build` of the reporting marts and their parents (models, seeds, tests).
 
-    Tests are selected cautiously: only those whose every parent is built here (a relationships
-    test to a model outside the marts' lineage would otherwise fail on a missing table).
+    The selector picks tests cautiously: only those whose every parent is built here (a
+    relationships test to a model outside the marts' lineage would otherwise fail on a missing
+    table).
     """
     # --quiet: only errors reach stdout, which `--json` keeps for the one JSON object.
-    project.invoke(["build", "--quiet", "--select", REPORT_SELECTION,
-                    "--indirect-selection", "cautious"])
+    project.invoke(["build", "--quiet", "--selector", REPORT_SELECTOR])
 
 
 def read_marts(project: DbtProject) -> dict[str, pd.DataFrame]:
