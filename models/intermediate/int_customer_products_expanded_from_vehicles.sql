@@ -1,16 +1,26 @@
--- Each opted-in customer's candidate pool before eligibility, one row per (customer, owned
--- vehicle, product): the top M products of every vehicle the customer owns (SPEC section 8 —
--- rank per vehicle first, then expand only those to the vehicle's owners). The score is the
--- vehicle score times how much of the customer's buying is for that vehicle (their primary
--- vehicle; model int_customer_vehicles_measured_for_activity):
---   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight
--- so a vehicle the customer once bought a part for (e.g. a friend's) ranks below the one they
--- keep buying for; a customer with one vehicle or no attributed lines is unchanged.
+-- Every strategy's candidate pool before eligibility, one row per (strategy, opted-in customer,
+-- owned vehicle, product): each vehicle's top products under each strategy, expanded to the
+-- vehicle's opted-in owners (rank per vehicle first, then expand only those, so the
+-- per-customer stage stays small). Strategies are rows, not copies of this chain:
+--   vehicle_aware : this engine (int_vehicle_products_ranked, top var candidates_per_vehicle);
+--                   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight, so a
+--                   vehicle the customer once bought a part for (e.g. a friend's) ranks below the
+--                   one they keep buying for (int_customer_vehicles_measured_for_activity);
+--   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
+--                   baseline_candidates_per_vehicle), their own score, no activity weighting.
+-- The vehicle-level score components travel with the row (null for baselines) so the mart can
+-- explain a candidate without joining back.
 with
 
 ranked as (
 
     select * from {{ ref('int_vehicle_products_ranked') }}
+
+),
+
+baselines as (
+
+    select * from {{ ref('int_vehicle_products_ranked_for_baselines') }}
 
 ),
 
@@ -41,44 +51,76 @@ opted_in as (
 
 ),
 
+vehicle_strategies as (
+
+    select
+        'vehicle_aware' as strategy,
+        vehicle_id,
+        sku,
+        score as vehicle_score,
+        vehicle_rate,
+        lift,
+        buyer_count,
+        owner_count,
+        make_model_buyer_count,
+        make_model_owner_count,
+        make_buyer_count,
+        make_owner_count
+
+    from ranked
+
+    union all
+
+    select
+        strategy,
+        vehicle_id,
+        sku,
+        score as vehicle_score,
+        cast(null as {{ type_float64() }}) as vehicle_rate,
+        cast(null as {{ type_float64() }}) as lift,
+        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_owner_count
+
+    from baselines
+
+),
+
 expanded as (
 
     select
+        vehicle_strategies.strategy,
         owned.customer_id,
-        ranked.vehicle_id,
-        ranked.sku,
-        ranked.score as vehicle_score,
-        ranked.vehicle_rate,
-        ranked.lift,
-        ranked.buyer_count,
-        ranked.owner_count,
-        ranked.make_model_buyer_count,
-        ranked.make_model_owner_count,
-        ranked.make_buyer_count,
-        ranked.make_owner_count
+        vehicle_strategies.vehicle_id,
+        vehicle_strategies.sku,
+        vehicle_strategies.vehicle_score,
+        vehicle_strategies.vehicle_rate,
+        vehicle_strategies.lift,
+        vehicle_strategies.buyer_count,
+        vehicle_strategies.owner_count,
+        vehicle_strategies.make_model_buyer_count,
+        vehicle_strategies.make_model_owner_count,
+        vehicle_strategies.make_buyer_count,
+        vehicle_strategies.make_owner_count
 
     from owned
     inner join opted_in on owned.customer_id = opted_in.customer_id
-    inner join ranked on owned.vehicle_id = ranked.vehicle_id
+    inner join vehicle_strategies on owned.vehicle_id = vehicle_strategies.vehicle_id
 
 ),
 
 with_activity as (
 
     select
-        expanded.customer_id,
-        expanded.vehicle_id,
-        expanded.sku,
-        expanded.vehicle_score,
-        expanded.vehicle_rate,
-        expanded.lift,
-        expanded.buyer_count,
-        expanded.owner_count,
-        expanded.make_model_buyer_count,
-        expanded.make_model_owner_count,
-        expanded.make_buyer_count,
-        expanded.make_owner_count,
-        coalesce(activities.vehicle_activity, 1.0) as vehicle_activity
+        expanded.*,
+        case
+            when expanded.strategy = 'vehicle_aware'
+                then coalesce(activities.vehicle_activity, 1.0)
+            else 1.0
+        end as vehicle_activity
 
     from expanded
     left join activities
@@ -91,6 +133,7 @@ with_activity as (
 scored as (
 
     select
+        strategy,
         customer_id,
         vehicle_id,
         sku,

@@ -1,11 +1,17 @@
 {{ config(materialized='table') }}
--- Eligibility (SPEC 4.10), one row per (opted-in customer, product) that may be sent:
+-- Eligibility, one row per (strategy, opted-in customer, product) that may be sent, written once
+-- for every strategy:
 --   * the product is clean, active and not a gift card;
---   * it fits the vehicle it came from (one of the customer's) or is universal;
 --   * the customer never bought any member of its variant family, unless it is a due re-buy of
 --     a replenishable product (those come from int_customer_replenishments_flagged_due);
---   * at most var max_apparel_candidates apparel products per customer (the best scored).
+--   * at most var max_apparel_candidates apparel products per strategy and customer (the best
+--     scored).
+-- Fit is settled upstream: every per-vehicle ranking keeps only products that fit the vehicle
+-- or are universal, and a re-buy keeps a vehicle of the customer's it fits (the guardrail test
+-- assert_candidates_fit_a_customer_vehicle checks the result).
 -- A product reached through several of the customer's vehicles keeps its best-scored vehicle.
+-- The engine's strategy (vehicle_aware) also gets the customer's due re-buys and, for customers
+-- without a vehicle, the documented fallback (int_customer_products_chosen_as_fallback).
 with
 
 expanded as (
@@ -17,6 +23,12 @@ expanded as (
 replenishments as (
 
     select * from {{ ref('int_customer_replenishments_flagged_due') }}
+
+),
+
+fallback as (
+
+    select * from {{ ref('int_customer_products_chosen_as_fallback') }}
 
 ),
 
@@ -81,9 +93,10 @@ opted_in as (
 
 ),
 
-affinity_fitting as (
+affinity_sendable as (
 
     select
+        expanded.strategy,
         expanded.customer_id,
         expanded.vehicle_id,
         expanded.sku,
@@ -101,24 +114,17 @@ affinity_fitting as (
 
     from expanded
     inner join sendable_products on expanded.sku = sendable_products.sku
-    left join fitment
-        on
-            expanded.sku = fitment.sku
-            and expanded.vehicle_id = fitment.vehicle_id
-    where
-        sendable_products.is_universal
-        or fitment.sku is not null
 
 ),
 
 affinity_not_bought as (
 
-    select affinity_fitting.*
-    from affinity_fitting
+    select affinity_sendable.*
+    from affinity_sendable
     left join purchased_families
         on
-            affinity_fitting.customer_id = purchased_families.customer_id
-            and affinity_fitting.family_id = purchased_families.family_id
+            affinity_sendable.customer_id = purchased_families.customer_id
+            and affinity_sendable.family_id = purchased_families.family_id
     where purchased_families.family_id is null
 
 ),
@@ -128,18 +134,20 @@ affinity_not_bought as (
 best_scores as (
 
     select
+        strategy,
         customer_id,
         sku,
         max(score) as best_score
 
     from affinity_not_bought
-    group by customer_id, sku
+    group by strategy, customer_id, sku
 
 ),
 
 best_vehicles as (
 
     select
+        affinity_not_bought.strategy,
         affinity_not_bought.customer_id,
         affinity_not_bought.sku,
         min(affinity_not_bought.vehicle_id) as vehicle_id
@@ -147,46 +155,42 @@ best_vehicles as (
     from affinity_not_bought
     inner join best_scores
         on
-            affinity_not_bought.customer_id = best_scores.customer_id
+            affinity_not_bought.strategy = best_scores.strategy
+            and affinity_not_bought.customer_id = best_scores.customer_id
             and affinity_not_bought.sku = best_scores.sku
             and affinity_not_bought.score = best_scores.best_score
-    group by affinity_not_bought.customer_id, affinity_not_bought.sku
-
-),
-
-affinity_best_vehicle as (
-
-    select affinity_not_bought.*
-    from affinity_not_bought
-    inner join best_vehicles
-        on
-            affinity_not_bought.customer_id = best_vehicles.customer_id
-            and affinity_not_bought.sku = best_vehicles.sku
-            and affinity_not_bought.vehicle_id = best_vehicles.vehicle_id
+    group by
+        affinity_not_bought.strategy,
+        affinity_not_bought.customer_id,
+        affinity_not_bought.sku
 
 ),
 
 affinity as (
 
     select
-        customer_id,
-        vehicle_id,
-        sku,
-        family_id,
-        department,
-        score,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count,
+        affinity_not_bought.*,
         false as is_replenishment,
-        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
+        false as is_fallback,
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
+        -- random_eligible orders each customer's pool by a seeded hash of (customer, product):
+        -- a campaign changes the draw by changing var random_seed
+        case
+            when affinity_not_bought.strategy = 'random_eligible'
+                then {{ dbt.hash(dbt.concat([
+                    'affinity_not_bought.customer_id', "'|'", 'affinity_not_bought.sku', "'|'",
+                    "'" ~ var('random_seed') ~ "'"
+                ])) }}
+            else ''
+        end as draw_key
 
-    from affinity_best_vehicle
+    from affinity_not_bought
+    inner join best_vehicles
+        on
+            affinity_not_bought.strategy = best_vehicles.strategy
+            and affinity_not_bought.customer_id = best_vehicles.customer_id
+            and affinity_not_bought.sku = best_vehicles.sku
+            and affinity_not_bought.vehicle_id = best_vehicles.vehicle_id
 
 ),
 
@@ -211,6 +215,7 @@ replenishment_vehicles as (
 replenishment as (
 
     select
+        'vehicle_aware' as strategy,
         replenishments.customer_id,
         replenishment_vehicles.vehicle_id,
         replenishments.sku,
@@ -226,7 +231,9 @@ replenishment as (
         cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
         cast(null as {{ dbt.type_bigint() }}) as make_owner_count,
         true as is_replenishment,
-        replenishments.months_since_purchase
+        false as is_fallback,
+        replenishments.months_since_purchase,
+        '' as draw_key
 
     from replenishments
     inner join opted_in on replenishments.customer_id = opted_in.customer_id
@@ -241,6 +248,33 @@ replenishment as (
 
 ),
 
+fallback_popular as (
+
+    select
+        'vehicle_aware' as strategy,
+        customer_id,
+        cast(null as {{ dbt.type_string() }}) as vehicle_id,
+        sku,
+        family_id,
+        department,
+        score,
+        cast(null as {{ type_float64() }}) as vehicle_rate,
+        cast(null as {{ type_float64() }}) as lift,
+        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
+        cast(null as {{ dbt.type_bigint() }}) as make_owner_count,
+        false as is_replenishment,
+        true as is_fallback,
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
+        '' as draw_key
+
+    from fallback
+
+),
+
 combined as (
 
     select * from affinity
@@ -248,6 +282,10 @@ combined as (
     union all
 
     select * from replenishment
+
+    union all
+
+    select * from fallback_popular
 
 ),
 
@@ -257,8 +295,8 @@ apparel_ranked as (
     select
         *,
         row_number() over (
-            partition by customer_id
-            order by score desc, sku asc
+            partition by strategy, customer_id
+            order by score desc, draw_key asc, sku asc
         ) as apparel_rank
 
     from combined
@@ -274,6 +312,7 @@ capped as (
     union all
 
     select
+        strategy,
         customer_id,
         vehicle_id,
         sku,
@@ -289,7 +328,9 @@ capped as (
         make_buyer_count,
         make_owner_count,
         is_replenishment,
-        months_since_purchase
+        is_fallback,
+        months_since_purchase,
+        draw_key
 
     from apparel_ranked
     where apparel_rank <= {{ var('max_apparel_candidates') }}

@@ -4,6 +4,12 @@
 -- the product's smoothed repeat share.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 purchase_lines as (
 
     select * from {{ ref('int_order_lines_filtered_to_completed') }}
@@ -36,7 +42,9 @@ elapsed as (
         last_purchases.last_purchased_date,
         repurchase.repeat_share,
         repurchase.typical_interval_days,
-        {{ dbt.datediff('last_purchases.last_purchased_date', as_of_date(), 'day') }}
+        {{ dbt.datediff(
+            'last_purchases.last_purchased_date', '(select as_of_date from as_of)', 'day'
+        ) }}
             as days_since_purchase
 
     from last_purchases

@@ -2,6 +2,12 @@
 -- when they bought a part for it (the order line's vehicle).
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 garage as (
 
     select * from {{ ref('stg_shop__customer_vehicles') }}
@@ -44,7 +50,10 @@ garage_vehicles as (
     inner join vehicles on garage.vehicle_id = vehicles.vehicle_id
     where
         not garage.is_dirty
-        and (garage.added_at is null or cast(garage.added_at as date) < {{ as_of_date() }})
+        and (
+            garage.added_at is null
+            or cast(garage.added_at as date) < (select as_of_date from as_of)
+        )
 
 ),
 

@@ -2,6 +2,12 @@
 -- time): every scoring model reads customers through here.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
@@ -20,7 +26,7 @@ final as (
     from customers
     where
         not is_dirty
-        and (created_at is null or cast(created_at as date) < {{ as_of_date() }})
+        and (created_at is null or cast(created_at as date) < (select as_of_date from as_of))
 
 )
 

@@ -2,6 +2,12 @@
 -- Everything the scoring reads about purchases goes through here, so the cut-off is in one place.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
@@ -44,7 +50,7 @@ completed_orders as (
     where
         not is_dirty
         and order_status = 'completed'
-        and cast(ordered_at as date) < {{ as_of_date() }}
+        and cast(ordered_at as date) < (select as_of_date from as_of)
 
 ),
 

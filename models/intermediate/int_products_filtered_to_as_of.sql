@@ -3,6 +3,12 @@
 -- into a backtest.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 products as (
 
     select * from {{ ref('stg_shop__products') }}
@@ -28,7 +34,7 @@ final as (
     from products
     where
         not is_dirty
-        and (created_at is null or cast(created_at as date) < {{ as_of_date() }})
+        and (created_at is null or cast(created_at as date) < (select as_of_date from as_of))
 
 )
 

@@ -3,6 +3,12 @@
 -- vehicle owners) that lift divides by. The old engine ranked by buyer_count.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 purchase_lines as (
 
     select * from {{ ref('int_order_lines_filtered_to_completed') }}
@@ -26,7 +32,9 @@ windowed_lines as (
     from purchase_lines
     where
         ordered_date >= cast(
-            {{ dbt.dateadd('day', -1 * var('lookback_days') | int, as_of_date()) }} as date
+            {{ dbt.dateadd(
+                'day', -1 * var('lookback_days') | int, '(select as_of_date from as_of)'
+            ) }} as date
         )
 
 ),

@@ -6,7 +6,21 @@
 --   vehicle_raw_counts : distinct attributed buyers among the vehicle's own owners, no smoothing;
 --   random_eligible    : a seeded hash of (vehicle, product, var random_seed); universal products
 --                        come from a seeded shortlist of var random_universal_pool products.
+-- var baseline_strategies names the strategies built (default: all three).
 {% set top_per_vehicle = var('baseline_candidates_per_vehicle') %}
+{% set ranked_by_strategy = {
+    'popular_fitting': 'popular_ranked',
+    'vehicle_raw_counts': 'raw_count_ranked',
+    'random_eligible': 'random_ranked',
+} %}
+{% set baseline_strategies = var('baseline_strategies') %}
+{% for strategy in baseline_strategies %}
+    {% if strategy not in ranked_by_strategy %}
+        {{ exceptions.raise_compiler_error(
+            "var baseline_strategies: unknown strategy '" ~ strategy ~ "'; known: "
+            ~ (ranked_by_strategy.keys() | list | join(', '))) }}
+    {% endif %}
+{% endfor %}
 with
 
 popularity as (
@@ -210,20 +224,23 @@ random_ranked as (
 
 ),
 
+-- only the strategies named in var baseline_strategies are computed (an unreferenced CTE costs
+-- nothing): the weekly run needs random_eligible alone, the backtest all three
 combined as (
 
-    select * from popular_ranked
+    {% for strategy in baseline_strategies %}
+    select * from {{ ranked_by_strategy[strategy] }}
     where vehicle_rank <= {{ top_per_vehicle }}
+    {% if not loop.last %}
 
     union all
 
-    select * from raw_count_ranked
-    where vehicle_rank <= {{ top_per_vehicle }}
-
-    union all
-
+    {% endif %}
+    {% else %}
+    -- no baseline strategy selected: an empty, typed relation
     select * from random_ranked
-    where vehicle_rank <= {{ top_per_vehicle }}
+    where false
+    {% endfor %}
 
 ),
 

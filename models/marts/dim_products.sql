@@ -2,6 +2,12 @@
 -- fitment breadth and tier, price tier, catalog popularity and learned repurchase behaviour.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 products as (
 
     select * from {{ ref('int_products_filtered_to_as_of') }}
@@ -73,7 +79,7 @@ final as (
         repurchase.repeat_share,
         repurchase.typical_interval_days,
         coalesce(repurchase.is_replenishable, false) as is_replenishable,
-        {{ as_of_date() }} as as_of_date
+        (select as_of_date from as_of) as as_of_date
 
     from clean_products
     inner join families on clean_products.sku = families.sku

@@ -2,19 +2,21 @@
     cluster_by=(['customer_id'] if target.type == 'bigquery' else none),
 ) }}
 -- The interface the Python layer reads: top N (var candidates_per_customer) eligible candidates
--- per opted-in customer, ranked by score (ties by sku), with where each came from and why.
--- Customers without a vehicle get the documented fallback (popular universal parts), flagged.
+-- per opted-in customer under this engine's strategy (vehicle_aware), ranked by score (ties by
+-- sku), with where each came from and why. Customers without a vehicle get the documented
+-- fallback (popular universal parts), flagged. Ranking and eligibility live upstream
+-- (int_customer_products_ranked_by_strategy); this model adds the display columns and reasons.
 with
 
-eligible as (
+as_of as (
 
-    select * from {{ ref('int_customer_products_filtered_to_eligible') }}
+    select * from {{ ref('int_as_of_date') }}
 
 ),
 
-fallback as (
+ranked as (
 
-    select * from {{ ref('int_customer_products_chosen_as_fallback') }}
+    select * from {{ ref('int_customer_products_ranked_by_strategy') }}
 
 ),
 
@@ -30,127 +32,10 @@ vehicles as (
 
 ),
 
-vehicle_candidates as (
-
-    select
-        customer_id,
-        vehicle_id,
-        sku,
-        department,
-        score,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count,
-        is_replenishment,
-        months_since_purchase,
-        false as is_fallback
-
-    from eligible
-
-),
-
-fallback_candidates as (
-
-    select
-        customer_id,
-        cast(null as {{ dbt.type_string() }}) as vehicle_id,
-        sku,
-        department,
-        score,
-        cast(null as {{ type_float64() }}) as vehicle_rate,
-        cast(null as {{ type_float64() }}) as lift,
-        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as owner_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_owner_count,
-        false as is_replenishment,
-        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
-        true as is_fallback
-
-    from fallback
-
-),
-
-combined as (
-
-    select * from vehicle_candidates
-
-    union all
-
-    select * from fallback_candidates
-
-),
-
--- a customer's due universal re-buys and fallback rows together still respect the apparel cap;
--- only apparel rows need a rank for it
-apparel_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by score desc, sku asc
-        ) as apparel_rank
-
-    from combined
-    where department = 'apparel'
-
-),
-
-department_capped as (
-
-    select * from combined
-    where department != 'apparel'
-
-    union all
-
-    select
-        customer_id,
-        vehicle_id,
-        sku,
-        department,
-        score,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count,
-        is_replenishment,
-        months_since_purchase,
-        is_fallback
-
-    from apparel_ranked
-    where apparel_rank <= {{ var('max_apparel_candidates') }}
-
-),
-
-ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by customer_id
-            order by score desc, sku asc
-        ) as candidate_rank
-
-    from department_capped
-
-),
-
 top_candidates as (
 
     select * from ranked
-    where candidate_rank <= {{ var('candidates_per_customer') }}
+    where strategy = 'vehicle_aware'
 
 ),
 
@@ -232,7 +117,7 @@ described as (
         end as reason,
         top_candidates.is_fallback,
         top_candidates.is_replenishment,
-        {{ as_of_date() }} as as_of_date
+        (select as_of_date from as_of) as as_of_date
 
     from top_candidates
     inner join products on top_candidates.sku = products.sku

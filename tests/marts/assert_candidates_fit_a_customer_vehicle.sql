@@ -1,4 +1,7 @@
--- Guardrail: no candidate that fits none of the customer's vehicles, unless it is universal.
+-- Guardrail: every candidate fits the vehicle it came from, and that vehicle is the customer's;
+-- a universal product fits every vehicle (and is the only kind allowed without a vehicle).
+-- The final model carries the vehicle behind each row, so this is two semi-joins on keys
+-- instead of re-deriving customer x vehicle x fitment.
 with
 
 candidates as (
@@ -25,32 +28,31 @@ fitment as (
 
 ),
 
-fitting as (
+checked as (
 
-    select distinct
+    select
         candidates.customer_id,
-        candidates.sku
+        candidates.candidate_rank,
+        candidates.sku,
+        candidates.vehicle_id,
+        coalesce(products.is_universal, false) as is_universal,
+        owned.vehicle_id is not null as is_owned_vehicle,
+        fitment.sku is not null as has_fitment
 
     from candidates
-    inner join owned on candidates.customer_id = owned.customer_id
-    inner join fitment
+    left join products on candidates.sku = products.sku
+    left join owned
         on
-            owned.vehicle_id = fitment.vehicle_id
+            candidates.customer_id = owned.customer_id
+            and candidates.vehicle_id = owned.vehicle_id
+    left join fitment
+        on
+            candidates.vehicle_id = fitment.vehicle_id
             and candidates.sku = fitment.sku
 
 )
 
-select
-    candidates.customer_id,
-    candidates.candidate_rank,
-    candidates.sku
-
-from candidates
-inner join products on candidates.sku = products.sku
-left join fitting
-    on
-        candidates.customer_id = fitting.customer_id
-        and candidates.sku = fitting.sku
+select * from checked
 where
-    not products.is_universal
-    and fitting.sku is null
+    (vehicle_id is not null and not is_owned_vehicle)
+    or not (is_universal or has_fitment)

@@ -1,5 +1,11 @@
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 sends as (
 
     select * from {{ ref('stg_email__sends') }}
@@ -30,7 +36,7 @@ clean_sends as (
     from sends
     where
         not is_dirty
-        and cast(sent_at as date) < {{ as_of_date() }}
+        and cast(sent_at as date) < (select as_of_date from as_of)
 
 ),
 
@@ -44,7 +50,7 @@ click_counts as (
     where
         not is_dirty
         and event_type = 'click'
-        and cast(occurred_at as date) < {{ as_of_date() }}
+        and cast(occurred_at as date) < (select as_of_date from as_of)
     group by send_id
 
 ),
@@ -83,7 +89,9 @@ joined as (
         logged_assignments.strategy_propensity,
         clean_sends.sent_at,
         coalesce(click_counts.click_count, 0) > 0 as has_click,
-        {{ dbt.datediff('cast(clean_sends.sent_at as date)', as_of_date(), 'day') }}
+        {{ dbt.datediff(
+            'cast(clean_sends.sent_at as date)', '(select as_of_date from as_of)', 'day'
+        ) }}
             as age_days
 
     from clean_sends

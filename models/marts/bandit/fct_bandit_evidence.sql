@@ -1,5 +1,11 @@
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 logged_sends as (
 
     select * from {{ ref('int_email_sends_joined_to_strategy') }}
@@ -47,7 +53,7 @@ final as (
         first_sent_at,
         last_sent_at,
         {{ var('bandit_half_life_days') }} as half_life_days,
-        {{ as_of_date() }} as as_of_date
+        (select as_of_date from as_of) as as_of_date
 
     from evidence
 

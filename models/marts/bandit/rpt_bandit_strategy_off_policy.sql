@@ -1,5 +1,11 @@
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 logged_sends as (
 
     select * from {{ ref('int_email_sends_joined_to_strategy') }}
@@ -107,7 +113,7 @@ final as (
             as snips_ctr_lower,
         least(1.0, snips_ctr + {{ var('readout_z') }} * snips_standard_error)
             as snips_ctr_upper,
-        {{ as_of_date() }} as as_of_date
+        (select as_of_date from as_of) as as_of_date
 
     from standard_errors
 

@@ -1,5 +1,11 @@
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 sends as (
 
     select * from {{ ref('int_email_sends_summarized_to_send') }}
@@ -191,7 +197,7 @@ final as (
         off_policy.snips_ctr_lower,
         off_policy.snips_ctr_upper,
         {{ var('attribution_window_days') }} as attribution_window_days,
-        {{ as_of_date() }} as as_of_date
+        (select as_of_date from as_of) as as_of_date
 
     from compared
     left join off_policy

@@ -56,6 +56,7 @@ from vehicle_recs.selection import SelectionRules, load_rules, select_items
 from vehicle_recs.treatments import (
     ArmContext,
     ArmWeights,
+    RandomArm,
     arm_decisions,
     assign,
     get_arm,
@@ -65,6 +66,9 @@ from vehicle_recs.variants import family_mismatches, load_suffixes
 from vehicle_recs.warehouse import FINAL_MODEL, Warehouse, open_warehouse
 
 Progress = Callable[[str], None]
+# selectors.yml: the final model, the random arm's baseline and the bandit's evidence with their
+# parents and data tests; unit tests and reporting marts are not part of the weekly job.
+WEEKLY_SELECTOR = "weekly"
 CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 OUTPUT_FILES = ("payload_items.parquet", "assignments.csv", "preview.html", "payloads.jsonl",
                 "summary.json")
@@ -355,10 +359,12 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
         project.dbt_vars["as_of"] = as_of.isoformat()
     if campaign is not None:
         project.dbt_vars["random_seed"] = campaign_seed(campaign)
+    # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
+    project.dbt_vars["baseline_strategies"] = _baseline_strategies(weights, options.treatment)
     timings: dict[str, float] = {}
-    progress("dbt build (models, seeds, tests)")
+    progress(f"dbt build --selector {WEEKLY_SELECTOR} (models, seeds, data tests)")
     with _timed(timings, "dbt_build"):
-        project.invoke(["build"])
+        project.invoke(["build", "--selector", WEEKLY_SELECTOR])
 
     progress(f"reading {FINAL_MODEL}")
     with _timed(timings, "read"):
@@ -392,6 +398,13 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     write_text(json.dumps(result.summary, indent=2) + "\n",
                options.out_dir.resolve() / "summary.json")
     return result.summary
+
+
+def _baseline_strategies(weights: ArmWeights, forced: str | None) -> list[str]:
+    """The baseline strategies the drawn arms read (var baseline_strategies of the build)."""
+    arms = [forced] if forced is not None else [
+        name for name, weight in weights.weights.items() if weight > 0]
+    return [RandomArm.strategy] if RandomArm.name in arms else []
 
 
 def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[str, str]) -> None:

@@ -2,6 +2,12 @@
 -- of its arms add up to the clean sends in staging. Returns the campaigns that disagree.
 with
 
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
 readout as (
 
     select * from {{ ref('rpt_experiment_readout') }}
@@ -34,7 +40,7 @@ staged_sends as (
     from sends
     where
         not is_dirty
-        and cast(sent_at as date) < {{ as_of_date() }}
+        and cast(sent_at as date) < (select as_of_date from as_of)
     group by campaign_id
 
 ),
