@@ -8,8 +8,9 @@
 --                   one they keep buying for (int_customer_vehicles_measured_for_activity);
 --   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
 --                   baseline_candidates_per_vehicle), their own score, no activity weighting.
--- The vehicle-level score components travel with the row (null for baselines) so the mart can
--- explain a candidate without joining back.
+-- Only keys and the score travel per customer (this is the widest relation of the build); the
+-- vehicle-level components behind a score (rate, lift, buyer counts) are joined back in the mart
+-- on (vehicle_id, sku) for the few rows that reach it.
 with
 
 ranked as (
@@ -57,15 +58,7 @@ vehicle_strategies as (
         'vehicle_aware' as strategy,
         vehicle_id,
         sku,
-        score as vehicle_score,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count
+        score as vehicle_score
 
     from ranked
 
@@ -75,15 +68,7 @@ vehicle_strategies as (
         strategy,
         vehicle_id,
         sku,
-        score as vehicle_score,
-        cast(null as {{ type_float64() }}) as vehicle_rate,
-        cast(null as {{ type_float64() }}) as lift,
-        cast(null as {{ dbt.type_bigint() }}) as buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as owner_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_model_buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_model_owner_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_buyer_count,
-        cast(null as {{ dbt.type_bigint() }}) as make_owner_count
+        score as vehicle_score
 
     from baselines
 
@@ -96,15 +81,7 @@ expanded as (
         owned.customer_id,
         vehicle_strategies.vehicle_id,
         vehicle_strategies.sku,
-        vehicle_strategies.vehicle_score,
-        vehicle_strategies.vehicle_rate,
-        vehicle_strategies.lift,
-        vehicle_strategies.buyer_count,
-        vehicle_strategies.owner_count,
-        vehicle_strategies.make_model_buyer_count,
-        vehicle_strategies.make_model_owner_count,
-        vehicle_strategies.make_buyer_count,
-        vehicle_strategies.make_owner_count
+        vehicle_strategies.vehicle_score
 
     from owned
     inner join opted_in on owned.customer_id = opted_in.customer_id
@@ -139,14 +116,6 @@ scored as (
         sku,
         vehicle_score,
         vehicle_activity,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count,
         vehicle_score
         * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score
 

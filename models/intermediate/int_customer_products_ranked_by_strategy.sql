@@ -2,7 +2,8 @@
 -- The top N (var candidates_per_customer) eligible products per (strategy, opted-in customer),
 -- one row per (strategy, customer, candidate_rank): ranked by score, then the random draw key
 -- (random_eligible only; '' elsewhere), then sku, so ranks are contiguous and deterministic.
--- Keys and score components only; names, prices and reasons are joined once, in the marts.
+-- Keys, scores and flags only; names, prices, rate / lift / buyer counts and reasons are joined
+-- once, in the marts.
 with
 
 eligible as (
@@ -21,14 +22,6 @@ ranked as (
         family_id,
         department,
         score,
-        vehicle_rate,
-        lift,
-        buyer_count,
-        owner_count,
-        make_model_buyer_count,
-        make_model_owner_count,
-        make_buyer_count,
-        make_owner_count,
         is_replenishment,
         is_fallback,
         months_since_purchase,

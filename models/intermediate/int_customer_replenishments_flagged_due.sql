@@ -43,7 +43,7 @@ elapsed as (
         repurchase.repeat_share,
         repurchase.typical_interval_days,
         {{ dbt.datediff(
-            'last_purchases.last_purchased_date', '(select as_of_date from as_of)', 'day'
+            'last_purchases.last_purchased_date', '(select as_of.as_of_date from as_of)', 'day'
         ) }}
             as days_since_purchase
 

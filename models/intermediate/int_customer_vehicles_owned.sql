@@ -52,7 +52,7 @@ garage_vehicles as (
         not garage.is_dirty
         and (
             garage.added_at is null
-            or cast(garage.added_at as date) < (select as_of_date from as_of)
+            or cast(garage.added_at as date) < (select as_of.as_of_date from as_of)
         )
 
 ),

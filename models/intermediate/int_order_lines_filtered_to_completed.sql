@@ -50,7 +50,7 @@ completed_orders as (
     where
         not is_dirty
         and order_status = 'completed'
-        and cast(ordered_at as date) < (select as_of_date from as_of)
+        and cast(ordered_at as date) < (select as_of.as_of_date from as_of)
 
 ),
 

@@ -34,7 +34,7 @@ final as (
     from products
     where
         not is_dirty
-        and (created_at is null or cast(created_at as date) < (select as_of_date from as_of))
+        and (created_at is null or cast(created_at as date) < (select as_of.as_of_date from as_of))
 
 )
 

@@ -33,7 +33,7 @@ windowed_lines as (
     where
         ordered_date >= cast(
             {{ dbt.dateadd(
-                'day', -1 * var('lookback_days') | int, '(select as_of_date from as_of)'
+                'day', -1 * var('lookback_days') | int, '(select as_of.as_of_date from as_of)'
             ) }} as date
         )
 

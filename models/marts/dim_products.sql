@@ -71,15 +71,15 @@ final as (
         breadth.fitment_breadth,
         breadth.breadth_tier,
         price_tiers.price_tier,
+        popularity.popularity_rank,
+        repurchase.repeat_share,
+        repurchase.typical_interval_days,
         coalesce(popularity.buyer_count, 0) as buyer_count,
         coalesce(popularity.units_sold, 0) as units_sold,
         coalesce(popularity.revenue_usd, 0) as revenue_usd,
         coalesce(popularity.catalog_rate, 0) as catalog_rate,
-        popularity.popularity_rank,
-        repurchase.repeat_share,
-        repurchase.typical_interval_days,
         coalesce(repurchase.is_replenishable, false) as is_replenishable,
-        (select as_of_date from as_of) as as_of_date
+        (select as_of.as_of_date from as_of) as as_of_date
 
     from clean_products
     inner join families on clean_products.sku = families.sku

@@ -32,6 +32,13 @@ vehicles as (
 
 ),
 
+-- the components behind a vehicle candidate's score (rate, lift, buyer counts for the reason)
+vehicle_scores as (
+
+    select * from {{ ref('int_vehicle_products_ranked') }}
+
+),
+
 top_candidates as (
 
     select * from ranked
@@ -59,10 +66,10 @@ described as (
         products.image_url,
         products.product_url,
         top_candidates.score,
-        top_candidates.vehicle_rate,
-        top_candidates.buyer_count,
-        top_candidates.owner_count,
-        top_candidates.lift,
+        vehicle_scores.vehicle_rate,
+        vehicle_scores.buyer_count,
+        vehicle_scores.owner_count,
+        vehicle_scores.lift,
         products.fitment_breadth,
         products.breadth_tier,
         products.price_tier,
@@ -81,34 +88,34 @@ described as (
                 ]) }}
             when top_candidates.is_fallback
                 then 'Popular with customers across all vehicles'
-            when top_candidates.buyer_count >= {{ var('reason_min_buyers') }}
+            when vehicle_scores.buyer_count >= {{ var('reason_min_buyers') }}
                 then {{ dbt.concat([
                     "'Bought by '",
-                    format_count('top_candidates.buyer_count'),
+                    format_count('vehicle_scores.buyer_count'),
                     "' of '",
-                    format_count('top_candidates.owner_count'),
+                    format_count('vehicle_scores.owner_count'),
                     "' '",
                     'vehicles.vehicle_label',
                     "' owners'",
                 ]) }}
-            when top_candidates.make_model_buyer_count >= {{ var('reason_min_buyers') }}
+            when vehicle_scores.make_model_buyer_count >= {{ var('reason_min_buyers') }}
                 then {{ dbt.concat([
                     "'Bought by '",
-                    format_count('top_candidates.make_model_buyer_count'),
+                    format_count('vehicle_scores.make_model_buyer_count'),
                     "' of '",
-                    format_count('top_candidates.make_model_owner_count'),
+                    format_count('vehicle_scores.make_model_owner_count'),
                     "' '",
                     'vehicles.make',
                     "' '",
                     'vehicles.model_name',
                     "' owners'",
                 ]) }}
-            when top_candidates.make_buyer_count >= {{ var('reason_min_buyers') }}
+            when vehicle_scores.make_buyer_count >= {{ var('reason_min_buyers') }}
                 then {{ dbt.concat([
                     "'Bought by '",
-                    format_count('top_candidates.make_buyer_count'),
+                    format_count('vehicle_scores.make_buyer_count'),
                     "' of '",
-                    format_count('top_candidates.make_owner_count'),
+                    format_count('vehicle_scores.make_owner_count'),
                     "' '",
                     'vehicles.make',
                     "' owners'",
@@ -117,11 +124,17 @@ described as (
         end as reason,
         top_candidates.is_fallback,
         top_candidates.is_replenishment,
-        (select as_of_date from as_of) as as_of_date
+        (select as_of.as_of_date from as_of) as as_of_date
 
     from top_candidates
     inner join products on top_candidates.sku = products.sku
     left join vehicles on top_candidates.vehicle_id = vehicles.vehicle_id
+    left join vehicle_scores
+        on
+            top_candidates.vehicle_id = vehicle_scores.vehicle_id
+            and top_candidates.sku = vehicle_scores.sku
+            and not top_candidates.is_replenishment
+            and not top_candidates.is_fallback
 
 ),
 

@@ -19,4 +19,4 @@ select
     purchase_lines.ordered_date
 
 from purchase_lines
-where purchase_lines.ordered_date >= (select as_of_date from as_of)
+where purchase_lines.ordered_date >= (select as_of.as_of_date from as_of)

@@ -36,7 +36,7 @@ clean_sends as (
     from sends
     where
         not is_dirty
-        and cast(sent_at as date) < (select as_of_date from as_of)
+        and cast(sent_at as date) < (select as_of.as_of_date from as_of)
 
 ),
 
@@ -50,7 +50,7 @@ click_counts as (
     where
         not is_dirty
         and event_type = 'click'
-        and cast(occurred_at as date) < (select as_of_date from as_of)
+        and cast(occurred_at as date) < (select as_of.as_of_date from as_of)
     group by send_id
 
 ),
@@ -90,7 +90,7 @@ joined as (
         clean_sends.sent_at,
         coalesce(click_counts.click_count, 0) > 0 as has_click,
         {{ dbt.datediff(
-            'cast(clean_sends.sent_at as date)', '(select as_of_date from as_of)', 'day'
+            'cast(clean_sends.sent_at as date)', '(select as_of.as_of_date from as_of)', 'day'
         ) }}
             as age_days
 

@@ -38,7 +38,7 @@ clean_sends as (
     from sends
     where
         not is_dirty
-        and cast(sent_at as date) < (select as_of_date from as_of)
+        and cast(sent_at as date) < (select as_of.as_of_date from as_of)
 
 ),
 
@@ -56,7 +56,7 @@ event_counts as (
     from events
     where
         not is_dirty
-        and cast(occurred_at as date) < (select as_of_date from as_of)
+        and cast(occurred_at as date) < (select as_of.as_of_date from as_of)
     group by send_id
 
 ),
@@ -92,7 +92,7 @@ summarized as (
         -- convert yet: its orders and revenue are a lower bound.
         {{ dbt.datediff(
             'clean_sends.sent_at',
-            'cast((select as_of_date from as_of) as ' ~ dbt.type_timestamp() ~ ')',
+            'cast((select as_of.as_of_date from as_of) as ' ~ dbt.type_timestamp() ~ ')',
             'second'
         ) }} >= {{ var('attribution_window_days') }} * 86400 as has_complete_window
 

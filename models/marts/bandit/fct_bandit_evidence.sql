@@ -53,7 +53,7 @@ final as (
         first_sent_at,
         last_sent_at,
         {{ var('bandit_half_life_days') }} as half_life_days,
-        (select as_of_date from as_of) as as_of_date
+        (select as_of.as_of_date from as_of) as as_of_date
 
     from evidence
 

@@ -113,7 +113,7 @@ final as (
             as snips_ctr_lower,
         least(1.0, snips_ctr + {{ var('readout_z') }} * snips_standard_error)
             as snips_ctr_upper,
-        (select as_of_date from as_of) as as_of_date
+        (select as_of.as_of_date from as_of) as as_of_date
 
     from standard_errors
 

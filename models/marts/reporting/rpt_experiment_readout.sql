@@ -197,7 +197,7 @@ final as (
         off_policy.snips_ctr_lower,
         off_policy.snips_ctr_upper,
         {{ var('attribution_window_days') }} as attribution_window_days,
-        (select as_of_date from as_of) as as_of_date
+        (select as_of.as_of_date from as_of) as as_of_date
 
     from compared
     left join off_policy

@@ -40,7 +40,7 @@ staged_sends as (
     from sends
     where
         not is_dirty
-        and cast(sent_at as date) < (select as_of_date from as_of)
+        and cast(sent_at as date) < (select as_of.as_of_date from as_of)
     group by campaign_id
 
 ),
