@@ -211,7 +211,8 @@ class _Recorder:
     def open(self, title: str) -> Iterator[None]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         big = self.log_path.exists() and self.log_path.stat().st_size > CONSOLE_LOG_MAX_BYTES
-        with self.log_path.open("w" if big else "a", encoding="utf-8") as file:
+        # line-buffered, so `tail -f` follows a long build node by node
+        with self.log_path.open("w" if big else "a", encoding="utf-8", buffering=1) as file:
             file.write(f"===== dbt {title} ({datetime.now():%Y-%m-%d %H:%M:%S}) =====\n")
             self.file = file
             self._emit(DbtEvent("start", self.command, log_path=self.log_path))
