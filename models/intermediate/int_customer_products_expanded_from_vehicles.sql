@@ -97,7 +97,9 @@ with_activity as (
             when expanded.strategy = 'vehicle_aware'
                 then coalesce(activities.vehicle_activity, 1.0)
             else 1.0
-        end as vehicle_activity
+        end as vehicle_activity,
+        -- a product can reach a customer through several vehicles only when they own several
+        coalesce(activities.vehicles_owned, 1) as vehicles_owned
 
     from expanded
     left join activities
@@ -116,6 +118,7 @@ scored as (
         sku,
         vehicle_score,
         vehicle_activity,
+        vehicles_owned,
         vehicle_score
         * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score
 

@@ -102,7 +102,8 @@ affinity_sendable as (
         expanded.sku,
         sendable_products.family_id,
         sendable_products.department,
-        expanded.score
+        expanded.score,
+        expanded.vehicles_owned
 
     from expanded
     inner join sendable_products on expanded.sku = sendable_products.sku
@@ -122,7 +123,22 @@ affinity_not_bought as (
 ),
 
 -- a product reached through several of the customer's vehicles keeps its best-scored vehicle
--- (ties: the smallest vehicle_id); aggregates, not a window over tiny partitions, for speed
+-- (ties: the smallest vehicle_id). Only customers with several vehicles can have such repeats,
+-- so only their rows go through the dedupe (aggregates, not a window over tiny partitions).
+single_vehicle as (
+
+    select * from affinity_not_bought
+    where vehicles_owned = 1
+
+),
+
+several_vehicles as (
+
+    select * from affinity_not_bought
+    where vehicles_owned > 1
+
+),
+
 best_scores as (
 
     select
@@ -131,7 +147,7 @@ best_scores as (
         sku,
         max(score) as best_score
 
-    from affinity_not_bought
+    from several_vehicles
     group by strategy, customer_id, sku
 
 ),
@@ -139,50 +155,66 @@ best_scores as (
 best_vehicles as (
 
     select
-        affinity_not_bought.strategy,
-        affinity_not_bought.customer_id,
-        affinity_not_bought.sku,
-        min(affinity_not_bought.vehicle_id) as vehicle_id
+        several_vehicles.strategy,
+        several_vehicles.customer_id,
+        several_vehicles.sku,
+        min(several_vehicles.vehicle_id) as vehicle_id
 
-    from affinity_not_bought
+    from several_vehicles
     inner join best_scores
         on
-            affinity_not_bought.strategy = best_scores.strategy
-            and affinity_not_bought.customer_id = best_scores.customer_id
-            and affinity_not_bought.sku = best_scores.sku
-            and affinity_not_bought.score = best_scores.best_score
+            several_vehicles.strategy = best_scores.strategy
+            and several_vehicles.customer_id = best_scores.customer_id
+            and several_vehicles.sku = best_scores.sku
+            and several_vehicles.score = best_scores.best_score
     group by
-        affinity_not_bought.strategy,
-        affinity_not_bought.customer_id,
-        affinity_not_bought.sku
+        several_vehicles.strategy,
+        several_vehicles.customer_id,
+        several_vehicles.sku
+
+),
+
+deduplicated as (
+
+    select * from single_vehicle
+
+    union all
+
+    select several_vehicles.*
+    from several_vehicles
+    inner join best_vehicles
+        on
+            several_vehicles.strategy = best_vehicles.strategy
+            and several_vehicles.customer_id = best_vehicles.customer_id
+            and several_vehicles.sku = best_vehicles.sku
+            and several_vehicles.vehicle_id = best_vehicles.vehicle_id
 
 ),
 
 affinity as (
 
     select
-        affinity_not_bought.*,
+        strategy,
+        customer_id,
+        vehicle_id,
+        sku,
+        family_id,
+        department,
+        score,
         false as is_replenishment,
         false as is_fallback,
         cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
         -- random_eligible orders each customer's pool by a seeded hash of (customer, product):
         -- a campaign changes the draw by changing var random_seed
         case
-            when affinity_not_bought.strategy = 'random_eligible'
+            when strategy = 'random_eligible'
                 then {{ dbt.hash(dbt.concat([
-                    'affinity_not_bought.customer_id', "'|'", 'affinity_not_bought.sku', "'|'",
-                    "'" ~ var('random_seed') ~ "'"
+                    'customer_id', "'|'", 'sku', "'|'", "'" ~ var('random_seed') ~ "'"
                 ])) }}
             else ''
         end as draw_key
 
-    from affinity_not_bought
-    inner join best_vehicles
-        on
-            affinity_not_bought.strategy = best_vehicles.strategy
-            and affinity_not_bought.customer_id = best_vehicles.customer_id
-            and affinity_not_bought.sku = best_vehicles.sku
-            and affinity_not_bought.vehicle_id = best_vehicles.vehicle_id
+    from deduplicated
 
 ),
 
