@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import jsonschema
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -112,6 +113,24 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     assert summary["family_duplicates"] == 0
     assert set(summary["arms"]) == {"personalized", "bandit", "random", "control"}
     assert summary["assignment_log"] == str(xs_run["log"] / "xs-test.parquet")
+
+
+@pytest.mark.slow
+def test_run_builds_only_the_weekly_selection(xs_run: dict) -> None:
+    """The weekly job: the final model's lineage, the random draw and the bandit evidence with
+    their data tests; no unit test, no reporting mart, only the random arm's baseline."""
+    results = json.loads((xs_run["work"] / "target" / "run_results.json").read_text())
+    ids = [result["unique_id"] for result in results["results"]]
+    assert "model.vehicle_recs.fct_recommendation_candidates" in ids
+    assert "model.vehicle_recs.fct_bandit_evidence" in ids
+    assert "test.vehicle_recs.assert_candidates_fit_a_customer_vehicle" in [
+        ".".join(uid.split(".")[:3]) for uid in ids]
+    assert not [uid for uid in ids if uid.startswith("unit_test.")]
+    assert not [uid for uid in ids if ".rpt_" in uid or "reporting" in uid]
+    with duckdb.connect(str(xs_run["work"] / "xs.duckdb"), read_only=True) as con:
+        strategies = con.execute(
+            "select distinct strategy from fct_baseline_candidates").fetchall()
+    assert strategies == [("random_eligible",)]
 
 
 @pytest.mark.slow
