@@ -1,3 +1,4 @@
+{{ config(materialized='table') }}
 -- Every strategy's candidate pool before eligibility, one row per (strategy, opted-in customer,
 -- owned vehicle, product): each vehicle's top products under each strategy, expanded to the
 -- vehicle's opted-in owners (rank per vehicle first, then expand only those, so the
@@ -7,10 +8,16 @@
 --                   vehicle the customer once bought a part for (e.g. a friend's) ranks below the
 --                   one they keep buying for (int_customer_vehicles_measured_for_activity);
 --   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
---                   baseline_candidates_per_vehicle), their own score, no activity weighting.
+--                   baseline_candidates_per_vehicle), their own score, no activity weighting;
+--                   random_eligible's score is a seeded draw of (customer, product, var
+--                   random_seed), so each customer's pool is shuffled and a campaign changes the
+--                   draw by changing the seed.
 -- Only keys and the score travel per customer (this is the widest relation of the build); the
 -- vehicle-level components behind a score (rate, lift, buyer counts) are joined back in the mart
--- on (vehicle_id, sku) for the few rows that reach it.
+-- on (vehicle_id, sku) for the few rows that reach it. A table: here the per-vehicle lists
+-- fan out to every owner (tens of millions of rows at retailer scale), which the planner
+-- underestimates by two orders of magnitude; as a table, the joins downstream plan against
+-- its real size instead of building their hash tables on this side.
 with
 
 ranked as (
@@ -22,12 +29,6 @@ ranked as (
 baselines as (
 
     select * from {{ ref('int_vehicle_products_ranked_for_baselines') }}
-
-),
-
-owned as (
-
-    select * from {{ ref('int_customer_vehicles_owned') }}
 
 ),
 
@@ -74,38 +75,38 @@ vehicle_strategies as (
 
 ),
 
-expanded as (
+-- each opted-in owner with their activity on the vehicle (int_customer_vehicles_measured_for_
+-- activity has one row per owned vehicle), before the expansion
+owners as (
 
     select
-        vehicle_strategies.strategy,
-        owned.customer_id,
-        vehicle_strategies.vehicle_id,
-        vehicle_strategies.sku,
-        vehicle_strategies.vehicle_score
+        activities.customer_id,
+        activities.vehicle_id,
+        activities.vehicle_activity as owner_activity,
+        -- a product can reach a customer through several vehicles only when they own several
+        activities.vehicles_owned
 
-    from owned
-    inner join opted_in on owned.customer_id = opted_in.customer_id
-    inner join vehicle_strategies on owned.vehicle_id = vehicle_strategies.vehicle_id
+    from activities
+    inner join opted_in on activities.customer_id = opted_in.customer_id
 
 ),
 
 with_activity as (
 
     select
-        expanded.*,
+        vehicle_strategies.strategy,
+        owners.customer_id,
+        vehicle_strategies.vehicle_id,
+        vehicle_strategies.sku,
+        vehicle_strategies.vehicle_score,
+        owners.vehicles_owned,
         case
-            when expanded.strategy = 'vehicle_aware'
-                then coalesce(activities.vehicle_activity, 1.0)
+            when vehicle_strategies.strategy = 'vehicle_aware' then owners.owner_activity
             else 1.0
-        end as vehicle_activity,
-        -- a product can reach a customer through several vehicles only when they own several
-        coalesce(activities.vehicles_owned, 1) as vehicles_owned
+        end as vehicle_activity
 
-    from expanded
-    left join activities
-        on
-            expanded.customer_id = activities.customer_id
-            and expanded.vehicle_id = activities.vehicle_id
+    from owners
+    inner join vehicle_strategies on owners.vehicle_id = vehicle_strategies.vehicle_id
 
 ),
 
@@ -116,11 +117,12 @@ scored as (
         customer_id,
         vehicle_id,
         sku,
-        vehicle_score,
-        vehicle_activity,
         vehicles_owned,
-        vehicle_score
-        * power(vehicle_activity, {{ var('vehicle_activity_weight') }}) as score
+        case
+            when strategy = 'random_eligible'
+                then {{ uniform_draw(['customer_id', 'sku', "'" ~ var('random_seed') ~ "'"]) }}
+            else vehicle_score * power(vehicle_activity, {{ var('vehicle_activity_weight') }})
+        end as score
 
     from with_activity
 

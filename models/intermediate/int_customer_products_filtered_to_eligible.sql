@@ -1,15 +1,16 @@
 {{ config(materialized='table') }}
--- Eligibility, one row per (strategy, opted-in customer, product) that may be sent, written once
--- for every strategy:
+-- Eligibility, one row per (strategy, opted-in customer, vehicle, product) that may be sent,
+-- written once for every strategy:
 --   * the product is clean, active and not a gift card;
 --   * the customer never bought any member of its variant family, unless it is a due re-buy of
---     a replenishable product (those come from int_customer_replenishments_flagged_due);
---   * at most var max_apparel_candidates apparel products per strategy and customer (the best
---     scored).
+--     a replenishable product (those come from int_customer_replenishments_flagged_due).
 -- Fit is settled upstream: every per-vehicle ranking keeps only products that fit the vehicle
 -- or are universal, and a re-buy keeps a vehicle of the customer's it fits (the guardrail test
 -- assert_candidates_fit_a_customer_vehicle checks the result).
--- A product reached through several of the customer's vehicles keeps its best-scored vehicle.
+-- A product reached through several of the customer's vehicles has a row per vehicle here; the
+-- ranking (int_customer_products_ranked_by_strategy) keeps its best-scored vehicle and applies
+-- the apparel cap. No window function here: this model only filters and appends, so the widest
+-- relation of the build streams once, and the rows stay narrow (keys, score, department).
 -- The engine's strategy (vehicle_aware) also gets the customer's due re-buys and, for customers
 -- without a vehicle, the documented fallback (int_customer_products_chosen_as_fallback).
 with
@@ -122,75 +123,6 @@ affinity_not_bought as (
 
 ),
 
--- a product reached through several of the customer's vehicles keeps its best-scored vehicle
--- (ties: the smallest vehicle_id). Only customers with several vehicles can have such repeats,
--- so only their rows go through the dedupe (aggregates, not a window over tiny partitions).
-single_vehicle as (
-
-    select * from affinity_not_bought
-    where vehicles_owned = 1
-
-),
-
-several_vehicles as (
-
-    select * from affinity_not_bought
-    where vehicles_owned > 1
-
-),
-
-best_scores as (
-
-    select
-        strategy,
-        customer_id,
-        sku,
-        max(score) as best_score
-
-    from several_vehicles
-    group by strategy, customer_id, sku
-
-),
-
-best_vehicles as (
-
-    select
-        several_vehicles.strategy,
-        several_vehicles.customer_id,
-        several_vehicles.sku,
-        min(several_vehicles.vehicle_id) as vehicle_id
-
-    from several_vehicles
-    inner join best_scores
-        on
-            several_vehicles.strategy = best_scores.strategy
-            and several_vehicles.customer_id = best_scores.customer_id
-            and several_vehicles.sku = best_scores.sku
-            and several_vehicles.score = best_scores.best_score
-    group by
-        several_vehicles.strategy,
-        several_vehicles.customer_id,
-        several_vehicles.sku
-
-),
-
-deduplicated as (
-
-    select * from single_vehicle
-
-    union all
-
-    select several_vehicles.*
-    from several_vehicles
-    inner join best_vehicles
-        on
-            several_vehicles.strategy = best_vehicles.strategy
-            and several_vehicles.customer_id = best_vehicles.customer_id
-            and several_vehicles.sku = best_vehicles.sku
-            and several_vehicles.vehicle_id = best_vehicles.vehicle_id
-
-),
-
 affinity as (
 
     select
@@ -198,23 +130,14 @@ affinity as (
         customer_id,
         vehicle_id,
         sku,
-        family_id,
         department,
         score,
+        vehicles_owned,
         false as is_replenishment,
         false as is_fallback,
-        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
-        -- random_eligible orders each customer's pool by a seeded hash of (customer, product):
-        -- a campaign changes the draw by changing var random_seed
-        case
-            when strategy = 'random_eligible'
-                then {{ dbt.hash(dbt.concat([
-                    'customer_id', "'|'", 'sku', "'|'", "'" ~ var('random_seed') ~ "'"
-                ])) }}
-            else ''
-        end as draw_key
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
 
-    from deduplicated
+    from affinity_not_bought
 
 ),
 
@@ -243,13 +166,12 @@ replenishment as (
         replenishments.customer_id,
         replenishment_vehicles.vehicle_id,
         replenishments.sku,
-        sendable_products.family_id,
         sendable_products.department,
         replenishments.score,
+        1 as vehicles_owned,
         true as is_replenishment,
         false as is_fallback,
-        replenishments.months_since_purchase,
-        '' as draw_key
+        replenishments.months_since_purchase
 
     from replenishments
     inner join opted_in on replenishments.customer_id = opted_in.customer_id
@@ -271,13 +193,12 @@ fallback_popular as (
         customer_id,
         cast(null as {{ dbt.type_string() }}) as vehicle_id,
         sku,
-        family_id,
         department,
         score,
+        1 as vehicles_owned,
         false as is_replenishment,
         true as is_fallback,
-        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
-        '' as draw_key
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
 
     from fallback
 
@@ -297,49 +218,9 @@ combined as (
 
 ),
 
--- the apparel cap needs a rank among the customer's apparel rows only (few rows to sort)
-apparel_ranked as (
-
-    select
-        *,
-        row_number() over (
-            partition by strategy, customer_id
-            order by score desc, draw_key asc, sku asc
-        ) as apparel_rank
-
-    from combined
-    where department = 'apparel'
-
-),
-
-capped as (
-
-    select * from combined
-    where department != 'apparel'
-
-    union all
-
-    select
-        strategy,
-        customer_id,
-        vehicle_id,
-        sku,
-        family_id,
-        department,
-        score,
-        is_replenishment,
-        is_fallback,
-        months_since_purchase,
-        draw_key
-
-    from apparel_ranked
-    where apparel_rank <= {{ var('max_apparel_candidates') }}
-
-),
-
 final as (
 
-    select * from capped
+    select * from combined
 
 )
 

@@ -1,14 +1,147 @@
 {{ config(materialized='table') }}
 -- The top N (var candidates_per_customer) eligible products per (strategy, opted-in customer),
--- one row per (strategy, customer, candidate_rank): ranked by score, then the random draw key
--- (random_eligible only; '' elsewhere), then sku, so ranks are contiguous and deterministic.
--- Keys, scores and flags only; names, prices, rate / lift / buyer counts and reasons are joined
--- once, in the marts.
+-- one row per (strategy, customer, candidate_rank), in three steps over the eligible rows:
+--   1. a product reached through several of the customer's vehicles keeps its best-scored
+--      vehicle (ties: the smallest vehicle_id);
+--   2. at most var max_apparel_candidates apparel products per strategy and customer (the best
+--      scored);
+--   3. rank by score (random_eligible's score is its seeded draw), then sku, so ranks are
+--      contiguous and deterministic, and keep the first N.
+-- Steps 1 and 2 only find the few rows to drop (repeated products, apparel rows); the bulk of
+-- the rows streams once into the ranking of step 3. The eligible rows are read by three
+-- import CTEs on purpose: a CTE read by several consumers is buffered whole by DuckDB, and this
+-- is the widest relation of the build (a second scan of a table costs seconds).
 with
 
 eligible as (
 
     select * from {{ ref('int_customer_products_filtered_to_eligible') }}
+
+),
+
+eligible_with_several_vehicles as (
+
+    select * from {{ ref('int_customer_products_filtered_to_eligible') }}
+    where vehicles_owned > 1
+
+),
+
+eligible_apparel as (
+
+    select * from {{ ref('int_customer_products_filtered_to_eligible') }}
+    where department = 'apparel'
+
+),
+
+-- 1. (strategy, customer, product) keys reached through several vehicles: few, found with one
+-- aggregate instead of ranking every row of customers with several vehicles
+repeated as (
+
+    select
+        strategy,
+        customer_id,
+        sku
+
+    from eligible_with_several_vehicles
+    group by strategy, customer_id, sku
+    having count(*) > 1
+
+),
+
+repeated_ranked as (
+
+    select
+        eligible_with_several_vehicles.strategy,
+        eligible_with_several_vehicles.customer_id,
+        eligible_with_several_vehicles.vehicle_id,
+        eligible_with_several_vehicles.sku,
+        row_number() over (
+            partition by
+                eligible_with_several_vehicles.strategy,
+                eligible_with_several_vehicles.customer_id,
+                eligible_with_several_vehicles.sku
+            order by
+                eligible_with_several_vehicles.score desc,
+                eligible_with_several_vehicles.vehicle_id asc
+        ) as vehicle_preference
+
+    from eligible_with_several_vehicles
+    inner join repeated
+        on
+            eligible_with_several_vehicles.strategy = repeated.strategy
+            and eligible_with_several_vehicles.customer_id = repeated.customer_id
+            and eligible_with_several_vehicles.sku = repeated.sku
+
+),
+
+-- every row of a repeated product but the one through its best-scored vehicle
+worse_vehicles as (
+
+    select
+        strategy,
+        customer_id,
+        vehicle_id,
+        sku
+
+    from repeated_ranked
+    where vehicle_preference > 1
+
+),
+
+-- 2. apparel rows after step 1, ranked among the customer's apparel only
+apparel_ranked as (
+
+    select
+        eligible_apparel.strategy,
+        eligible_apparel.customer_id,
+        eligible_apparel.sku,
+        row_number() over (
+            partition by eligible_apparel.strategy, eligible_apparel.customer_id
+            order by eligible_apparel.score desc, eligible_apparel.sku asc
+        ) as apparel_rank
+
+    from eligible_apparel
+    left join worse_vehicles
+        on
+            eligible_apparel.strategy = worse_vehicles.strategy
+            and eligible_apparel.customer_id = worse_vehicles.customer_id
+            and eligible_apparel.vehicle_id = worse_vehicles.vehicle_id
+            and eligible_apparel.sku = worse_vehicles.sku
+    where worse_vehicles.sku is null
+
+),
+
+apparel_over_cap as (
+
+    select
+        strategy,
+        customer_id,
+        sku
+
+    from apparel_ranked
+    where apparel_rank > {{ var('max_apparel_candidates') }}
+
+),
+
+-- 3. everything else streams into the ranking
+kept as (
+
+    select eligible.*
+    from eligible
+    left join worse_vehicles
+        on
+            eligible.strategy = worse_vehicles.strategy
+            and eligible.customer_id = worse_vehicles.customer_id
+            and eligible.vehicle_id = worse_vehicles.vehicle_id
+            and eligible.sku = worse_vehicles.sku
+    left join apparel_over_cap
+        on
+            eligible.strategy = apparel_over_cap.strategy
+            and eligible.customer_id = apparel_over_cap.customer_id
+            and eligible.sku = apparel_over_cap.sku
+    where
+        worse_vehicles.sku is null
+        and apparel_over_cap.sku is null
 
 ),
 
@@ -19,19 +152,16 @@ ranked as (
         customer_id,
         vehicle_id,
         sku,
-        family_id,
-        department,
         score,
         is_replenishment,
         is_fallback,
         months_since_purchase,
-        draw_key,
         row_number() over (
             partition by strategy, customer_id
-            order by score desc, draw_key asc, sku asc
+            order by score desc, sku asc
         ) as candidate_rank
 
-    from eligible
+    from kept
 
 ),
 

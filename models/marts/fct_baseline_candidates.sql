@@ -14,6 +14,12 @@ ranked as (
 
 ),
 
+families as (
+
+    select * from {{ ref('int_products_grouped_to_families') }}
+
+),
+
 baselines as (
 
     select * from ranked
@@ -24,15 +30,16 @@ baselines as (
 final as (
 
     select
-        cast(strategy as {{ dbt.type_string() }}) as strategy,
-        cast(customer_id as {{ dbt.type_string() }}) as customer_id,
-        cast(candidate_rank as {{ dbt.type_bigint() }}) as candidate_rank,
-        cast(sku as {{ dbt.type_string() }}) as sku,
-        cast(family_id as {{ dbt.type_string() }}) as family_id,
-        cast(vehicle_id as {{ dbt.type_string() }}) as vehicle_id,
-        cast(score as {{ type_float64() }}) as score
+        cast(baselines.strategy as {{ dbt.type_string() }}) as strategy,
+        cast(baselines.customer_id as {{ dbt.type_string() }}) as customer_id,
+        cast(baselines.candidate_rank as {{ dbt.type_bigint() }}) as candidate_rank,
+        cast(baselines.sku as {{ dbt.type_string() }}) as sku,
+        cast(families.family_id as {{ dbt.type_string() }}) as family_id,
+        cast(baselines.vehicle_id as {{ dbt.type_string() }}) as vehicle_id,
+        cast(baselines.score as {{ type_float64() }}) as score
 
     from baselines
+    inner join families on baselines.sku = families.sku
 
 )
 
