@@ -15,6 +15,8 @@ import pytest
 from vehicle_recs.warehouse import (
     CANDIDATE_SCHEMA,
     FINAL_MODEL,
+    READ_MEMORY_LIMIT_ENV,
+    DuckDBEngine,
     find_relation,
     open_warehouse,
 )
@@ -166,3 +168,14 @@ def test_unknown_adapter(tmp_path: Path) -> None:
     target = write_manifest(tmp_path / "t", manifest("snowflake", "x", "db"))
     with pytest.raises(ValueError, match="unsupported dbt adapter"):
         open_warehouse(target)
+
+
+def test_duckdb_reads_run_under_a_memory_limit(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The payload step's reads cap DuckDB's memory (default 2 GB; the env var overrides)."""
+    path = tmp_path / "w.duckdb"
+    duckdb.connect(str(path)).close()
+    limit = "select current_setting('memory_limit') as m"
+    assert DuckDBEngine(path).query(limit)["m"][0].as_py() == "1.8 GiB"
+    monkeypatch.setenv(READ_MEMORY_LIMIT_ENV, "512MB")
+    assert DuckDBEngine(path).query(limit)["m"][0].as_py() == "488.2 MiB"
