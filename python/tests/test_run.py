@@ -60,6 +60,17 @@ def test_bad_items_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "--items" in one_error_line(capsys)
 
 
+@pytest.mark.parametrize("campaign", ["", "abc\n", "../up", "a b", "-lead"])
+def test_bad_campaign_is_one_line_before_the_build(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], campaign: str) -> None:
+    # an empty id is not the default campaign; a trailing newline is not a valid id
+    code = main(["run", "--raw", str(tmp_path), "--campaign", campaign, "--out",
+                 str(tmp_path / "out")])
+    assert code == 2
+    assert "bad --campaign" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_missing_raw_table_is_one_line(xs_raw: Path, tmp_path: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:

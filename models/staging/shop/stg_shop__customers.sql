@@ -14,7 +14,14 @@ renamed as (
 
         -- attributes
         cast(email as {{ dbt.type_string() }}) as email,
-        coalesce(cast(email_opt_in as {{ dbt.type_boolean() }}), false) as is_email_opt_in,
+        -- consent: opted in only when every raw row of the customer says so (any opt-out, or a
+        -- missing answer, on any copy wins over the copy kept for scoring)
+        min(
+            case
+                when coalesce(cast(email_opt_in as {{ dbt.type_boolean() }}), false) then 1
+                else 0
+            end
+        ) over (partition by customer_id) = 1 as is_email_opt_in,
 
         -- timestamps
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,

@@ -69,7 +69,7 @@ Progress = Callable[[str], None]
 # selectors.yml: the final model, the random arm's baseline and the bandit's evidence with their
 # parents and data tests; unit tests and reporting marts are not part of the weekly job.
 WEEKLY_SELECTOR = "weekly"
-CAMPAIGN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 OUTPUT_FILES = ("payload_items.parquet", "assignments.csv", "preview.html", "payloads.jsonl",
                 "summary.json")
 
@@ -110,8 +110,9 @@ def parse_as_of(text: str | None) -> date | None:
 
 
 def check_campaign_id(campaign_id: str) -> str:
-    if not CAMPAIGN_ID.match(campaign_id):
-        raise ValueError(f"bad --campaign '{campaign_id}': use letters, digits, '.', '_', '-'")
+    # fullmatch: `$` in re.match would accept a trailing newline (it broke the CSV and log name)
+    if not CAMPAIGN_ID.fullmatch(campaign_id):
+        raise ValueError(f"bad --campaign {campaign_id!r}: use letters, digits, '.', '_', '-'")
     return campaign_id
 
 
@@ -344,7 +345,9 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
         get_arm(options.treatment)
     rules = load_rules(items=options.items)
     weights = load_weights()
-    campaign = check_campaign_id(options.campaign_id) if options.campaign_id else None
+    # an empty --campaign is an error, not the default campaign
+    campaign = (check_campaign_id(options.campaign_id) if options.campaign_id is not None
+                else None)
     suffixes = load_suffixes()
     raw_dir = options.raw_dir.resolve()
     check_raw_dir(raw_dir)
