@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,17 @@ def test_too_dirty_input_stops_the_build(xs_raw: Path, tmp_path: Path) -> None:
     )
     with pytest.raises(DbtError, match="dirty_row_share"):
         project.invoke(["build", "--select", "staging"])
+
+
+def test_raw_folder_with_a_quote_in_its_name(
+        xs_raw: Path, tmp_path: Path,
+        query: Callable[[DbtProject, str], list[tuple[Any, ...]]]) -> None:
+    """A ' in the raw folder's name is doubled inside the SQL literal: the staging models read
+    the files instead of breaking on (or being steered by) the quote."""
+    raw = tmp_path / "o'brien raw"
+    shutil.copytree(xs_raw, raw)
+    project = DbtProject(duckdb_path=tmp_path / "quote.duckdb", target_path=tmp_path / "target",
+                         dbt_vars={"raw_dir": str(raw)})
+    project.invoke(["run", "--select", "path:models/staging"])
+    assert query(project, "select count(*) from main.stg_shop__customers")[0][0] > 0
+
