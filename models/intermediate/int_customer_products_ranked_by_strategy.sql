@@ -88,26 +88,33 @@ worse_vehicles as (
 
 ),
 
--- 2. apparel rows after step 1, ranked among the customer's apparel only
+-- 2. the customer's apparel products, each at its best score (the score step 1 keeps), ranked
+-- among apparel only
+apparel_products as (
+
+    select
+        strategy,
+        customer_id,
+        sku,
+        max(score) as score
+
+    from eligible_apparel
+    group by strategy, customer_id, sku
+
+),
+
 apparel_ranked as (
 
     select
-        eligible_apparel.strategy,
-        eligible_apparel.customer_id,
-        eligible_apparel.sku,
+        strategy,
+        customer_id,
+        sku,
         row_number() over (
-            partition by eligible_apparel.strategy, eligible_apparel.customer_id
-            order by eligible_apparel.score desc, eligible_apparel.sku asc
+            partition by strategy, customer_id
+            order by score desc, sku asc
         ) as apparel_rank
 
-    from eligible_apparel
-    left join worse_vehicles
-        on
-            eligible_apparel.strategy = worse_vehicles.strategy
-            and eligible_apparel.customer_id = worse_vehicles.customer_id
-            and eligible_apparel.vehicle_id = worse_vehicles.vehicle_id
-            and eligible_apparel.sku = worse_vehicles.sku
-    where worse_vehicles.sku is null
+    from apparel_products
 
 ),
 
