@@ -232,12 +232,11 @@ DEFAULT_READ_MEMORY_LIMIT = "2GB"
 
 
 class DuckDBEngine:
-    def __init__(self, path: Path, memory_limit: str | None = None) -> None:
+    def __init__(self, path: Path) -> None:
         if not path.is_file():
             raise ValueError(f"DuckDB database not found: {path}")
         self.path = path
-        self.memory_limit = memory_limit or os.environ.get(
-            READ_MEMORY_LIMIT_ENV, DEFAULT_READ_MEMORY_LIMIT)
+        self.memory_limit = os.environ.get(READ_MEMORY_LIMIT_ENV, DEFAULT_READ_MEMORY_LIMIT)
 
     def query(self, sql: str) -> pa.Table:
         import duckdb
