@@ -1,4 +1,5 @@
-"""Benchmark of the payload step (SPEC section 8): candidates -> checked payloads on disk.
+"""Benchmark of the payload step: candidates -> checked payloads on disk (target at `l`:
+at least 20k customers/s).
 
 Synthesizes an m-like candidate table (default 200k customers x 24 candidates, variant
 families, departments, 8% fallback customers) in the shape of fct_recommendation_candidates,

@@ -26,7 +26,7 @@ from pathlib import Path
 RESULTS = Path(__file__).with_name("synth_results.md")
 HEADER = """# Synthetic data generator: benchmark results
 
-Targets (SPEC section 8): the `l` scale (2M customers, 200k products, 30k vehicles, ~10M order
+Targets: the `l` scale (2M customers, 200k products, 30k vehicles, ~10M order
 lines, ~10M fitment rows) in at most 10 minutes and 8 GiB peak memory on a 2-core machine.
 Rows are appended by `benchmarks/bench_synth.py`; peak memory is the child process's max RSS.
 

@@ -1,4 +1,4 @@
-"""Time and peak memory of `dbt build` on synthetic data of one scale (SPEC section 8).
+"""Time and peak memory of `dbt build` on synthetic data of one scale.
 
     .venv/bin/python benchmarks/dbt_build_scale.py --scale m --seed 7 --work-dir /tmp/bench_m \
         [--select "+fct_recommendation_candidates +fct_baseline_candidates"] \

@@ -1,6 +1,6 @@
 {% macro is_sendable_product(relation=none) -%}
     {#-
-        The department rule of eligibility (SPEC section 4 item 10) in one place: an active
+        The department rule of eligibility in one place: an active
         product outside gift cards. `relation` is the alias whose columns are read, if any.
     -#}
     {%- set prefix = relation ~ '.' if relation else '' -%}

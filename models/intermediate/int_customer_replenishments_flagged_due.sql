@@ -1,4 +1,4 @@
--- Due re-buys (SPEC 4.9), one row per (customer, replenishable product) whose next purchase is
+-- Due re-buys, one row per (customer, replenishable product) whose next purchase is
 -- expected before as_of + var repurchase_window_days, and not more than
 -- var replenishment_max_overdue_factor typical intervals ago. Score = var replenishment_weight *
 -- the product's smoothed repeat share.

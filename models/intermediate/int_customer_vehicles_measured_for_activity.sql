@@ -1,4 +1,4 @@
--- Primary vehicle (SPEC 4.8, the customer's own history), one row per (customer, owned vehicle):
+-- Primary vehicle (the customer's own history), one row per (customer, owned vehicle):
 -- how much of the customer's attributed buying (int_purchases_attributed_to_vehicle, look-back
 -- window) is for this vehicle, shrunk toward an even split over the customer's vehicles:
 --   vehicle_share     = (attributed lines for it + b / vehicles owned) / (all attributed + b)

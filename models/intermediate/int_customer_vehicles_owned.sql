@@ -1,4 +1,4 @@
--- Ownership (SPEC 4.1): a customer owns a vehicle when it is in their garage before as_of or
+-- Ownership: a customer owns a vehicle when it is in their garage before as_of or
 -- when they bought a part for it (the order line's vehicle).
 with
 

@@ -1,4 +1,4 @@
--- Variant families (SPEC section 3): a SKU ending in a suffix of seed variant_suffixes whose stem
+-- Variant families: a SKU ending in a suffix of seed variant_suffixes whose stem
 -- is shared by at least one other catalog SKU (the stem itself or a sibling) is a variant of the
 -- family named by that stem; any other SKU is its own family. With several matching suffixes the
 -- longest wins. The catalog is every clean product, active or not.

@@ -1,4 +1,4 @@
--- Fitment breadth (SPEC 4.6): the number of vehicles each product fits (universal = every known
+-- Fitment breadth: the number of vehicles each product fits (universal = every known
 -- vehicle) and its tier from seed breadth_tiers (a universal product takes the universal tier).
 with
 

@@ -1,4 +1,4 @@
--- Catalog-wide popularity (SPEC 4.5) of each product bought in the look-back window: distinct
+-- Catalog-wide popularity of each product bought in the look-back window: distinct
 -- buyers, units and revenue across all customers, and the catalog rate (attributed buyers / all
 -- vehicle owners) that lift divides by. The old engine ranked by buyer_count.
 with

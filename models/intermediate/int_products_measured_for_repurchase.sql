@@ -1,4 +1,4 @@
--- Replenishment learned from history (SPEC 4.9), one row per product bought before as_of: the
+-- Replenishment learned from history, one row per product bought before as_of: the
 -- share of its buyers who bought it again and the typical (mean) days between purchases, each
 -- shrunk toward its category's with prior strength var replenishment_prior_strength (in buyers,
 -- resp. intervals). Purchases closer than var replenishment_min_gap_days to the previous one are

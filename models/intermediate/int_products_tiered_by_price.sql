@@ -1,4 +1,4 @@
--- Price tiers (SPEC 4.7): each clean product's tier from seed price_tiers (lower bound inclusive,
+-- Price tiers: each clean product's tier from seed price_tiers (lower bound inclusive,
 -- upper bound exclusive, an empty upper bound is open).
 with
 

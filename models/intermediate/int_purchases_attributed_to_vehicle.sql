@@ -1,4 +1,4 @@
--- Purchase attribution (SPEC 4.2) of completed lines in the look-back window: a line counts for
+-- Purchase attribution of completed lines in the look-back window: a line counts for
 -- its own vehicle when given; otherwise it is split evenly over the buyer's vehicles the part
 -- fits; a universal part is split over all the buyer's vehicles. Lines that fit none of the
 -- buyer's vehicles are not attributed.

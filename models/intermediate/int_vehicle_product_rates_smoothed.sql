@@ -1,4 +1,4 @@
--- Vehicle-owner purchase rates with taxonomy backoff (SPEC 4.3-4.5), one row per scored
+-- Vehicle-owner purchase rates with taxonomy backoff, one row per scored
 -- (vehicle, product) pair. Raw rate = weighted attributed buyers / owners of the vehicle. The
 -- smoothed rate shrinks it toward its parents, recursively:
 --   rate(group) = (weighted_buyers(group) + k * rate(parent)) / (owners(group) + k)

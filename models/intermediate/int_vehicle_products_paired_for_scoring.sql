@@ -1,4 +1,4 @@
--- The (vehicle, product) pairs worth scoring, one row each (SPEC section 8: never every pair).
+-- The (vehicle, product) pairs worth scoring, one row each (never every pair).
 -- For each owned vehicle: products its own owners bought, plus the top products (by smoothed
 -- rate, var parent_candidates_per_group) of its make+model, its make and the whole catalog.
 -- Only active products outside gift cards that fit the vehicle (or are universal) are kept, so the

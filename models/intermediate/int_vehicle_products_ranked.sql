@@ -1,5 +1,5 @@
 {{ config(materialized='table') }}
--- The score (SPEC 4.8) of each scored (vehicle, product) pair and its rank within the vehicle;
+-- The score of each scored (vehicle, product) pair and its rank within the vehicle;
 -- only the top var candidates_per_vehicle (M) per vehicle are kept and expanded to owners later.
 --   score = vehicle_rate
 --           * lift ^ lift_weight

@@ -20,7 +20,7 @@ XS_SEED = 7
 
 @pytest.fixture(scope="session")
 def xs_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Synthetic xs raw tables (SPEC section 3) as Parquet files."""
+    """Synthetic xs raw tables as Parquet files."""
     from vehicle_recs.synth import generate
 
     raw_dir = tmp_path_factory.mktemp("raw_xs")

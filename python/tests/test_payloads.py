@@ -1,4 +1,4 @@
-"""Payloads: shape per SPEC section 5, JSON Schema validation before writing, atomic writes."""
+"""Payloads: shape, JSON Schema validation before writing, atomic writes."""
 
 from __future__ import annotations
 

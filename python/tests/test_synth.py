@@ -1,4 +1,4 @@
-"""The synthetic generator: the raw contract, determinism, and the facts of SPEC section 1."""
+"""The synthetic generator: the raw contract, determinism, and the retailer's known facts."""
 
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def test_same_seed_same_bytes_other_seed_other_data(xs_raw: Path, tmp_path: Path
             assert raw_path(other, table).read_bytes() != first, table
 
 
-# --- bad rows (SPEC section 9) -----------------------------------------------------------------
+# --- bad rows -----------------------------------------------------------------------------
 
 def test_each_kind_of_bad_row_is_present_in_a_small_share(
     xs_raw: Path, xs_con: duckdb.DuckDBPyConnection
@@ -152,7 +152,7 @@ def test_each_kind_of_bad_row_is_present_in_a_small_share(
                "(select order_id from orders)") == 0
 
 
-# --- facts of SPEC section 1 (at s) -------------------------------------------------------------
+# --- the retailer's known facts (at s) ----------------------------------------------------------
 
 def test_apparel_is_a_flat_four_percent_of_orders(s_con: duckdb.DuckDBPyConnection) -> None:
     by_year = s_con.execute("""

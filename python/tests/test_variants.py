@@ -1,4 +1,4 @@
-"""Variant families from the suffix seed (SPEC section 3): properties and the v5.7 regression."""
+"""Variant families from the suffix seed: properties and the v5.7 regression."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Match-rate backtest (SPEC section 6): recommend as of D from data before D, score against D+h.
+"""Match-rate backtest: recommend as of D from data before D, score against D+h.
 
 One global cut-off for everyone (a per-customer split leaks future popularity). The dbt project
 is built with var `as_of` = D into its own DuckDB file, so only rows dated before D shape the

@@ -1,7 +1,7 @@
 """The offline BigQuery gate: compile the dbt project for the `prod` (BigQuery) target without
 credentials, then check every compiled model and data test with sqlglot's BigQuery dialect.
 
-How the compile stays offline (see /work/shared/BIGQUERY.md): the `prod` output of
+How the compile stays offline: the `prod` output of
 `profiles.yml.example` is used as it is (`method: service-account`); the keyfile is a dummy
 service-account JSON generated in a temporary folder (a throwaway RSA key, never a real secret)
 whose token URI points at a closed local port, `NO_GCE_CHECK=True` stops the metadata-server

@@ -144,7 +144,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <table>.parquet files.")
 def synth(scale: str, seed: int, out_dir: Path) -> None:
-    """Write synthetic raw tables (SPEC section 3) for a scale and seed."""
+    """Write synthetic raw tables for a scale and seed."""
     from vehicle_recs import synth as generator
 
     with _status(f"synth {scale} seed {seed}") as progress:

@@ -1,4 +1,4 @@
-"""The raw-data contract (SPEC section 3): the ten tables, their columns and logical types.
+"""The raw-data contract: the ten tables, their columns and logical types.
 
 One place for it: the synthetic generator writes these schemas, the tests check generated
 tables against them, and the run command checks a raw folder against them before dbt starts.

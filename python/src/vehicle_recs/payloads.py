@@ -1,4 +1,4 @@
-"""Email payloads: one JSON object per customer (SPEC section 5), built and checked vectorized.
+"""Email payloads: one JSON object per customer, built and checked vectorized.
 
 - `build_payloads` turns the picked items (one row per customer x item) into an Arrow table with
   one row per customer and a nested `items` list: no Python loop over rows.

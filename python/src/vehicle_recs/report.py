@@ -144,7 +144,7 @@ def pool_by_treatment(readout: pd.DataFrame, baseline: str = "random",
 
 
 def revenue_mix(data: ReportData) -> dict[str, Any]:
-    """Whole-period shares behind the team's headline numbers (SPEC section 1)."""
+    """Whole-period shares behind the team's headline numbers."""
     departments, tiers, apparel = data.departments, data.price_tiers, data.apparel
     if departments.empty:
         return {}

@@ -1,4 +1,4 @@
-"""The final pick of K items per customer from ranked candidates (SPEC section 5).
+"""The final pick of K items per customer from ranked candidates.
 
 Rules, applied in this order, each keeping the best-ranked rows (lowest `candidate_rank`, then
 `sku`, so ties are broken the same way on every run):

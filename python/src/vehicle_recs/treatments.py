@@ -1,4 +1,4 @@
-"""Treatment arms: who gets which email, with the probability of that assignment (SPEC section 5).
+"""Treatment arms: who gets which email, with the probability of that assignment.
 
 Assignment is deterministic: a customer's bucket is the first 8 bytes of
 sha256("<salt>|<campaign_id>|<customer_id>") read as an unsigned integer / 2**64, and the arm is

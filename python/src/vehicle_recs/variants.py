@@ -1,4 +1,4 @@
-"""Variant families (SPEC section 3, last paragraph), driven by the suffix seed.
+"""Variant families, driven by the suffix seed.
 
 A SKU that ends in a suffix of `seeds/variant_suffixes.csv` *and* whose stem is shared by at
 least one other catalog SKU (the stem itself or a sibling variant) is a variant of the family

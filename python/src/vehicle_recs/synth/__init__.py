@@ -1,11 +1,11 @@
-"""Synthetic raw data for vehicle_recs (SPEC sections 1, 3, 8, 9).
+"""Synthetic raw data for vehicle_recs: the raw contract, at every scale, with bad rows.
 
 `generate(scale, seed, out_dir)` writes the ten raw tables of the contract
 (`vehicle_recs.contract.RAW_SCHEMAS`) as Parquet, deterministically for a seed, plus
 `_synth_manifest.json` (row counts, bad rows injected per kind, ground truth). Everything is
 vectorized numpy/Arrow; loops run only over make+model lines, tiers, campaigns and re-buy rounds.
 
-How the facts of SPEC section 1 are modelled:
+How the retailer's known facts are modelled:
 
 - **Time.** Orders cover 2023-11-01 .. 2026-10-31 (`DATA_START`, `DATA_END` exclusive).
   Customers sign up from 2016 on (65% during the window), so order volume grows over time and
@@ -60,7 +60,7 @@ How the facts of SPEC section 1 are modelled:
   (0.25% random, 0.39% bandit); every clicked send is opened; 18% opens; 1% of opened,
   unclicked sends unsubscribe (opt-in cleared, no later sends); 20% of clicks lead to an
   order of the clicked SKU within three days.
-- **Bad rows** (SPEC section 9; `DIRTY_RATE` = 0.2% of rows per kind, at least one): duplicated
+- **Bad rows** (`DIRTY_RATE` = 0.2% of rows per kind, at least one): duplicated
   product, customer and order rows; products with zero/negative price; order lines with
   unknown SKUs (`ZZ-9xxxx`), zero/negative quantities or unit prices; garage rows for unknown
   vehicles (`V9xxxxx`); orders with status `pending_review`; orders dated 2031-2099; email

@@ -227,7 +227,7 @@ def generate(
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, int]:
-    """Write every table of SPEC section 3 as <out_dir>/<table>.parquet; return row counts.
+    """Write every table as <out_dir>/<table>.parquet; return row counts.
 
     Deterministic for a seed: the same (scale, seed) writes byte-identical files. A manifest
     (`_synth_manifest.json`) records the row counts, the bad rows injected per kind and the
