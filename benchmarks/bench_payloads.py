@@ -19,13 +19,14 @@ import platform
 import resource
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 from vehicle_recs.runner import make_payloads, write_outputs
 from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import ArmWeights, load_weights
+from vehicle_recs.treatments import ArmContext, ArmWeights, load_weights
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
 
@@ -119,8 +120,9 @@ def measure(path: Path, revalidate: bool = False, default_arms: bool = False) ->
         shares = {k: v for k, v in load_weights().weights.items() if k != "random"}
     weights = ArmWeights.from_mapping(shares, "bench")
     start = time.perf_counter()
-    result = make_payloads(candidates, campaign_id="bench", as_of="2024-03-01",
-                           model_version="bench", rules=load_rules(), weights=weights)
+    context = ArmContext(campaign_id="bench", as_of=date(2024, 3, 1), candidates=candidates)
+    del candidates
+    result = make_payloads(context, model_version="bench", rules=load_rules(), weights=weights)
     built = time.perf_counter() - start
     steps = dict(result.timings)
     with tempfile.TemporaryDirectory() as folder:

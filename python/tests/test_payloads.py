@@ -136,7 +136,7 @@ def test_check_written_proves_the_file_on_disk(tmp_path: Path) -> None:
     path = tmp_path / "payloads.jsonl"
     table = build()
     lines = write_jsonl(table, path)
-    assert path.read_bytes() == "".join(lines.to_pylist()).encode()
+    assert lines.tolist() == [len(line) for line in path.read_bytes().splitlines(keepends=True)]
     assert check_written(path, lines, table["customer_id"]) == 2
     good = path.read_bytes()
     path.write_bytes(good[:-5])  # truncated
@@ -211,3 +211,26 @@ def test_preview_is_escaped_and_shows_the_items() -> None:
     assert "$1,234.50" in html and "Bought by 41 of 1,212 1969 Camaro owners" in html
     assert "https://img.example.com/a.jpg" in html
     assert "fallback" in html
+
+
+def test_batches_and_dictionary_text_give_the_same_payloads(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """One customer per batch, display text dictionary-encoded as the reader holds it: the same
+    rows as one batch of plain text; validation names the right customer across batches."""
+    expected = build().to_pylist()
+    text = pa.dictionary(pa.int32(), pa.string())
+    table = picked()
+    for name in ("product_name", "reason", "vehicle_make", "image_url"):
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, table[name].cast(text))
+    monkeypatch.setattr(payload_module, "BATCH_CUSTOMERS", 1)
+    batched = build(table)
+    assert batched["items"].num_chunks == 2
+    assert batched.to_pylist() == expected
+    validate_table(batched)
+    check_guardrails(batched)
+    broken = build(picked().set_column(
+        picked().schema.get_field_index("price_usd"), "price_usd",
+        pa.array([1.0, 2.0, -5.0])))
+    with pytest.raises(PayloadValidationError, match="customer C2"):
+        validate_table(broken)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -24,7 +25,7 @@ from vehicle_recs.cli import main
 from vehicle_recs.payloads import load_schema
 from vehicle_recs.project import DbtError, DbtProject
 from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import load_weights
+from vehicle_recs.treatments import ArmContext, load_weights
 from vehicle_recs.warehouse import open_warehouse
 
 OUTPUTS = ("payloads.jsonl", "assignments.csv", "payload_items.parquet", "preview.html",
@@ -176,10 +177,10 @@ def test_assignments_include_control(xs_run: dict) -> None:
 def test_forced_treatment_on_the_built_model(xs_run: dict) -> None:
     work: Path = xs_run["work"]
     warehouse = open_warehouse(work / "target", work / "xs.duckdb")
-    result = runner.make_payloads(
-        warehouse.read_candidates(), campaign_id="forced", as_of="2024-01-01",
-        model_version="t", rules=load_rules(items=4), weights=load_weights(),
-        forced="random", warehouse=warehouse)
+    context = ArmContext(campaign_id="forced", as_of=date(2024, 1, 1),
+                         candidates=warehouse.read_candidates(), warehouse=warehouse)
+    result = runner.make_payloads(context, model_version="t", rules=load_rules(items=4),
+                                  weights=load_weights(), forced="random")
     treatments = set(result.payloads["treatment"].to_pylist())
     assert treatments == {"random"}
     assert set(result.payloads["propensity"].to_pylist()) == {1.0}

@@ -135,3 +135,12 @@ def test_shipped_rules_and_bad_k() -> None:
 
 def test_empty_candidates() -> None:
     assert select_items(frame([]), RULES).num_rows == 0
+
+
+def test_only_the_given_customers_are_picked() -> None:
+    rows = [{"customer_id": c, "candidate_rank": r, "sku": f"{c}-{r}", "family_id": None,
+             "department": "hard_parts", "category": "brakes", "score": 1.0 / r}
+            for c in ("C1", "C2", "C3") for r in (1, 2, 3)]
+    picked = select_items(frame(rows), SelectionRules(items=2), pa.array(["C3", "C1", "C9"]))
+    assert picked["sku"].to_pylist() == ["C1-1", "C1-2", "C3-1", "C3-2"]
+    assert picked["item_rank"].to_pylist() == [1, 2, 1, 2]

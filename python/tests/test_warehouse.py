@@ -34,7 +34,7 @@ ROW: dict[str, Any] = {
 }
 CONTRACT_TYPES = {
     pa.string(): "string", pa.int64(): "bigint", pa.bool_(): "boolean", pa.float64(): "float",
-    pa.date32(): "date",
+    pa.date32(): "date", pa.dictionary(pa.int32(), pa.string()): "string",
 }
 
 

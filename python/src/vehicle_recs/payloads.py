@@ -5,7 +5,7 @@
 - `validate_table` checks that table against `schemas/payload.schema.json` column by column
   (the schema is the single source: every keyword it uses is checked here, an unknown keyword
   is an error), before anything is written. The lines are serialized in one vectorized DuckDB
-  pass (`jsonl_lines`) and written as they are; `check_written` then proves the file on disk:
+  pass (`jsonl_batches`) and written as they are; `check_written` then proves the file on disk:
   its size is exactly that of the lines, and a sample of lines (first, last, evenly spread),
   read back from their byte offsets, parse to the expected customer and pass `jsonschema` (the
   reference implementation). `validate_file` (re-read and validate every line) and
@@ -181,6 +181,15 @@ def _rounded(values: pa.Array, decimals: int) -> pa.Array:
     return pa.array(rounded, pa.float64(), mask=values.is_null().to_numpy(zero_copy_only=False))
 
 
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns (the candidates' display text) as plain values."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(index, field.name,
+                                     pc.cast(table[field.name], field.type.value_type))
+    return table
+
+
 def build_payloads(picked: pa.Table, campaign_id: str, model_version: str, as_of: str,
                    suffixes: Mapping[str, str], config: Mapping[str, Any]) -> pa.Table:
     """One row per customer with nested `vehicle` and `items`, from picked items.
@@ -188,8 +197,21 @@ def build_payloads(picked: pa.Table, campaign_id: str, model_version: str, as_of
     `picked` holds one row per (customer, item) sorted by customer and `item_rank` (as
     `selection.select_items` returns it) plus the customer's `treatment` and `propensity`, and
     optionally the arm's `strategy`, `context` and `strategy_propensity` (else null).
+    Built BATCH_CUSTOMERS customers at a time: one chunk of the result per batch.
     """
-    picked = picked.combine_chunks()
+    starts = _first_rows(picked)
+    bounds = np.append(starts[::BATCH_CUSTOMERS], picked.num_rows)
+    parts = [_build_batch(picked.slice(start, end - start), campaign_id, model_version, as_of,
+                          suffixes, config)
+             for start, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)]
+    if not parts:
+        return _build_batch(picked, campaign_id, model_version, as_of, suffixes, config)
+    return pa.concat_tables(parts)
+
+
+def _build_batch(picked: pa.Table, campaign_id: str, model_version: str, as_of: str,
+                 suffixes: Mapping[str, str], config: Mapping[str, Any]) -> pa.Table:
+    picked = _decoded(picked.combine_chunks())
     items = item_columns(picked, campaign_id, suffixes, config)
     starts = _first_rows(picked)
     offsets = pa.array(np.append(starts, picked.num_rows), pa.int32())
@@ -239,18 +261,48 @@ def build_payloads(picked: pa.Table, campaign_id: str, model_version: str, as_of
     })
 
 
+# Payloads per batch when a step derives new columns from every payload (validation, the flat
+# export): the derived data of one batch at a time, not of all customers.
+BATCH_CUSTOMERS = 200_000
+
+
+def _whole(column: pa.ChunkedArray) -> pa.Array:
+    """The column as one array, without a copy when it is one chunk already (payload tables
+    are a few GB at the retailer's scale: a copy of all of them is a new peak)."""
+    return column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+
+
 def flat_items(payloads: pa.Table) -> pa.Table:
     """The customer x item export: one row per item with the customer's fields repeated."""
-    items = payloads["items"].combine_chunks()
+    items = _whole(payloads["items"])
     parents = pc.list_parent_indices(items)
     flat = items.flatten()
-    columns = {name: payloads[name].combine_chunks().take(parents) for name in FLAT_COLUMNS
+    columns = {name: _whole(payloads[name]).take(parents) for name in FLAT_COLUMNS
                if name in payloads.column_names}
-    vehicle = payloads["vehicle"].combine_chunks()
+    vehicle = _whole(payloads["vehicle"])
     columns["customer_vehicle_id"] = pc.struct_field(vehicle, "vehicle_id").take(parents)
     for name in ITEM_FIELDS:
         columns[f"item_{name}" if name in ("rank", "vehicle_id") else name] = flat.field(name)
     return pa.table(columns)
+
+
+def write_flat_items(payloads: pa.Table, path: Path) -> None:
+    """`flat_items` of every payload batch into one Parquet file, atomically."""
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as temp:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in payloads.to_batches(max_chunksize=BATCH_CUSTOMERS):
+                flat = flat_items(pa.Table.from_batches([batch]))
+                if writer is None:
+                    writer = pq.ParquetWriter(temp, flat.schema)
+                writer.write_table(flat)
+            if writer is None:
+                pq.write_table(flat_items(payloads), temp)
+        finally:
+            if writer is not None:
+                writer.close()
 
 
 def check_guardrails(payloads: pa.Table) -> None:
@@ -258,12 +310,11 @@ def check_guardrails(payloads: pa.Table) -> None:
     customers = payloads["customer_id"]
     if pc.count_distinct(customers).as_py() != len(customers):
         raise ValueError("payloads hold more than one object for a customer")
-    items = payloads["items"].combine_chunks()
-    parents = pc.list_parent_indices(items)
-    flat = items.flatten()
-    pairs = pa.table({"customer": parents, "family": flat.field("family_id")})
-    if pairs.group_by(["customer", "family"]).aggregate([]).num_rows != pairs.num_rows:
-        raise ValueError("a payload shows two SKUs of one variant family")
+    for items in payloads["items"].chunks:  # a customer's payload is in one chunk
+        parents = pc.list_parent_indices(items)
+        pairs = pa.table({"customer": parents, "family": items.flatten().field("family_id")})
+        if pairs.group_by(["customer", "family"]).aggregate([]).num_rows != pairs.num_rows:
+            raise ValueError("a payload shows two SKUs of one variant family")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,12 +344,14 @@ class PayloadValidationError(ValueError):
 def validate_table(payloads: pa.Table, schema: Mapping[str, Any] | None = None) -> None:
     """Check every payload row against the JSON Schema; raise naming the first violation."""
     schema = schema if schema is not None else load_schema()
-    struct = pa.StructArray.from_arrays(
-        [payloads[name].combine_chunks() for name in payloads.column_names],
-        names=payloads.column_names)
-    owner = np.arange(len(struct))
     errors: list[tuple[str, int]] = []
-    _validate(struct, np.ones(len(struct), dtype=bool), schema, "$", owner, errors)
+    start = 0
+    # batch by batch: no copy of the whole table
+    for batch in payloads.to_batches(max_chunksize=BATCH_CUSTOMERS):
+        struct = pa.StructArray.from_arrays(batch.columns, names=batch.schema.names)
+        owner = np.arange(start, start + len(struct))
+        _validate(struct, np.ones(len(struct), dtype=bool), schema, "$", owner, errors)
+        start += len(struct)
     if errors:
         message, row = errors[0]
         customer = payloads["customer_id"][row].as_py()
@@ -467,57 +520,64 @@ def atomic_path(path: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
-def jsonl_lines(payloads: pa.Table) -> pa.ChunkedArray:
-    """One JSON object + newline per row, in row order (columns in order, nulls as null).
+# Lines serialized per batch: the JSON text of one batch is in memory at a time.
+BATCH_LINES = 100_000
 
-    DuckDB's `to_json` over the whole table (vectorized, multi-threaded; insertion order is
-    kept); byte for byte what `COPY ... (format json)` writes.
+
+def jsonl_batches(payloads: pa.Table) -> Iterator[pa.Array]:
+    """One JSON object + newline per row, in row order (columns in order, nulls as null), a
+    batch of lines at a time.
+
+    DuckDB's `to_json` (vectorized; insertion order is kept), byte for byte what
+    `COPY ... (format json)` writes, streamed so the whole file's text is never held at once.
     """
     import duckdb
 
     with duckdb.connect() as con:
         con.register("payloads", payloads)
-        table = con.sql("select to_json(payloads) || chr(10) as line from payloads"
-                        ).to_arrow_table()
-    lines = table.column("line")
-    if lines.type != pa.large_string() and lines.type != pa.string():
-        lines = pc.cast(lines, pa.large_string())
-    if lines.null_count or len(lines) != payloads.num_rows:
-        raise PayloadValidationError("JSON serialization lost rows")
-    return lines
+        reader = con.sql("select to_json(payloads) || chr(10) as line from payloads"
+                         ).to_arrow_reader(BATCH_LINES)
+        for batch in reader:
+            yield batch.column(0)
 
 
-def _write_lines(lines: pa.ChunkedArray, handle: Any) -> None:
-    """Write the string values back to back: each chunk's data buffer, no Python per line."""
-    for chunk in lines.chunks:
-        if len(chunk) == 0:
-            continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        offsets = np.frombuffer(chunk.buffers()[1], dtype=width)
-        start, end = int(offsets[chunk.offset]), int(offsets[chunk.offset + len(chunk)])
-        handle.write(memoryview(chunk.buffers()[2])[start:end])
+def _write_lines(lines: pa.Array, handle: Any) -> None:
+    """Write the string values back to back: the array's data buffer, no Python per line."""
+    if len(lines) == 0:
+        return
+    width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+    offsets = np.frombuffer(lines.buffers()[1], dtype=width)
+    start, end = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    handle.write(memoryview(lines.buffers()[2])[start:end])
 
 
-def write_jsonl(payloads: pa.Table, path: Path) -> pa.ChunkedArray:
+def write_jsonl(payloads: pa.Table, path: Path) -> np.ndarray:
     """Write one JSON object per row (columns in order, nulls as null), atomically; returns the
-    lines written (for `check_written`)."""
-    lines = jsonl_lines(payloads)
+    byte length of every line written (for `check_written`)."""
+    lengths = []
     with atomic_path(path) as temp, temp.open("wb") as handle:
-        _write_lines(lines, handle)
-    return lines
+        for lines in jsonl_batches(payloads):
+            if lines.null_count:
+                raise PayloadValidationError("JSON serialization gave a null line")
+            _write_lines(lines, handle)
+            lengths.append(pc.binary_length(lines).to_numpy().astype(np.int64))
+        written = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+        if len(written) != payloads.num_rows:
+            raise PayloadValidationError("JSON serialization lost rows")
+    return written
 
 
-def check_written(path: Path, lines: pa.ChunkedArray, customer_ids: pa.ChunkedArray | pa.Array,
+def check_written(path: Path, lengths: np.ndarray, customer_ids: pa.ChunkedArray | pa.Array,
                   schema: Mapping[str, Any] | None = None, sample: int = 100) -> int:
-    """Prove a written JSON Lines file: exact size, and `sample` lines read back from their
-    byte offsets parse to the expected customer and pass `jsonschema`. Returns lines checked.
+    """Prove a written JSON Lines file: exact size (the sum of the line `lengths` in bytes that
+    `write_jsonl` returned), and `sample` lines read back from their byte offsets parse to the
+    expected customer and pass `jsonschema`. Returns lines checked.
 
     The table behind the lines was validated column by column (`validate_table`) and the lines
     are DuckDB's serialization of it; the sample proves that mapping on the bytes on disk.
     """
     import jsonschema
 
-    lengths = pc.binary_length(lines).to_numpy().astype(np.int64)  # bytes per line
     ends = np.cumsum(lengths)
     total = int(ends[-1]) if len(ends) else 0
     size = path.stat().st_size
@@ -555,13 +615,6 @@ def check_written(path: Path, lines: pa.ChunkedArray, customer_ids: pa.ChunkedAr
 def write_csv(table: pa.Table, path: Path) -> None:
     with atomic_path(path) as temp:
         pacsv.write_csv(table, temp)
-
-
-def write_parquet(table: pa.Table, path: Path) -> None:
-    import pyarrow.parquet as pq
-
-    with atomic_path(path) as temp:
-        pq.write_table(table, temp)
 
 
 def write_text(text: str, path: Path) -> None:

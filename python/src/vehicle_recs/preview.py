@@ -41,6 +41,7 @@ def sample_rows(payloads: pa.Table, per_arm: int) -> np.ndarray:
 def render_preview(payloads: pa.Table, per_arm: int = 8, **context: Any) -> str:
     """HTML for a sample of payloads; `context` fills the page header (campaign_id, ...)."""
     rows = sample_rows(payloads, per_arm)
-    emails = payloads.take(pa.array(rows)).to_pylist()
+    # row slices: a take on the chunked table would first copy every payload into one chunk
+    emails = [payloads.slice(row, 1).to_pylist()[0] for row in rows]
     template = environment().get_template(TEMPLATE)
     return template.render(emails=emails, payload_count=payloads.num_rows, **context)

@@ -40,14 +40,13 @@ from vehicle_recs.payloads import (
     build_payloads,
     check_guardrails,
     check_written,
-    flat_items,
     load_config,
     load_schema,
     validate_file,
     validate_table,
     write_csv,
+    write_flat_items,
     write_jsonl,
-    write_parquet,
     write_text,
 )
 from vehicle_recs.preview import render_preview
@@ -130,20 +129,27 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     timings[step] = round(time.perf_counter() - start, 3)
 
 
-def make_payloads(candidates: pa.Table, *, campaign_id: str, as_of: str, model_version: str,
-                  rules: SelectionRules, weights: ArmWeights, forced: str | None = None,
-                  warehouse: Warehouse | None = None, suffixes: dict[str, str] | None = None,
-                  config: dict[str, Any] | None = None,
+def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRules,
+                  weights: ArmWeights, forced: str | None = None,
+                  suffixes: dict[str, str] | None = None, config: dict[str, Any] | None = None,
                   progress: Progress = lambda _: None) -> PayloadRun:
-    """The payload step: assign arms, rank per arm, pick K items, build and check payloads."""
+    """The payload step: assign arms, rank per arm, pick K items, build and check payloads.
+
+    Once every arm has ranked, `context.candidates` is emptied: at the retailer's scale the
+    candidates and the payloads do not fit in memory side by side (give the context the only
+    reference to the table).
+    """
     timings: dict[str, float] = {}
     suffixes = suffixes if suffixes is not None else load_suffixes()
     config = config if config is not None else load_config()
+    campaign_id, as_of = context.campaign_id, context.as_of.isoformat()
+    candidates = context.candidates
     with _timed(timings, "assign"):
         customers = pc.unique(candidates["customer_id"]).sort()
         assignments = assign(customers.to_pylist(), campaign_id, weights, forced)
-    context = ArmContext(campaign_id=campaign_id, as_of=date.fromisoformat(as_of),
-                         candidates=candidates, warehouse=warehouse)
+        # every customer's best candidate: the assignment log's context
+        leaders = candidates.filter(pc.equal(candidates["candidate_rank"], 1))
+    del candidates
     parts = []
     decision_parts = []
     for arm_name in pc.unique(assignments["treatment"]).to_pylist():
@@ -153,7 +159,8 @@ def make_payloads(candidates: pa.Table, *, campaign_id: str, as_of: str, model_v
         progress(f"ranking and picking items for the {arm_name} arm")
         with _timed(timings, f"select_{arm_name}"):
             mine = assignments.filter(pc.equal(assignments["treatment"], arm_name))
-            picked = select_items(arm.candidates(context, mine["customer_id"]), rules)
+            picked = select_items(arm.candidates(context, mine["customer_id"]), rules,
+                                  mine["customer_id"])
             lookup = pc.index_in(picked["customer_id"], value_set=mine["customer_id"])
             keep = pc.is_valid(lookup)  # an arm may rank other customers too
             picked, lookup = picked.filter(keep), lookup.filter(keep)
@@ -168,6 +175,8 @@ def make_payloads(candidates: pa.Table, *, campaign_id: str, as_of: str, model_v
             with _timed(timings, f"build_{arm_name}"):
                 parts.append(build_payloads(picked, campaign_id, model_version, as_of,
                                             suffixes, config))
+        del picked, lookup  # before the next arm ranks (about 1 GB for the largest at l)
+    context.candidates = context.candidates.schema.empty_table()
     if not parts:
         raise ValueError("no customer got an email: the final model is empty or every arm is "
                          "control")
@@ -179,7 +188,7 @@ def make_payloads(candidates: pa.Table, *, campaign_id: str, as_of: str, model_v
         check_guardrails(payloads)
     with _timed(timings, "assignment_log"):
         decisions = pa.concat_tables(decision_parts) if decision_parts else None
-        log = bandit_arm.assignment_log_rows(assignments, candidates, decisions)
+        log = bandit_arm.assignment_log_rows(assignments, leaders, decisions)
         assignments = _with_payload_counts(assignments, payloads)
         for name in ("strategy", "context", "strategy_propensity"):
             assignments = assignments.append_column(name, log[name])  # same row order
@@ -207,9 +216,13 @@ def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
               campaign_id: str, as_of: str, model_version: str,
               forced: str | None) -> dict[str, Any]:
     """Counts a person checks before sending: arms, fallback share, reasons, short emails."""
-    items = payloads["items"].combine_chunks()
-    flat = items.flatten()
-    counts = pc.list_value_length(items).to_numpy(zero_copy_only=False)
+    items = payloads["items"]
+
+    def item_field(name: str) -> pa.ChunkedArray:
+        return pa.chunked_array([chunk.flatten().field(name) for chunk in items.chunks],
+                                items.type.value_type.field(name).type)
+
+    counts = pc.list_value_length(items).to_numpy()
     arms: dict[str, dict[str, Any]] = {}
     treatments = assignments["treatment"].to_numpy(zero_copy_only=False)
     has_payload = assignments["has_payload"].to_numpy(zero_copy_only=False)
@@ -218,8 +231,8 @@ def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
         mine = treatments == arm
         arms[arm] = {"assigned": int(mine.sum()), "payloads": int((mine & has_payload).sum()),
                      "propensity": round(float(propensity[mine][0]), 6)}
-    reasons = pc.value_counts(flat.field("reason_code")).to_pylist()
-    texts = pc.value_counts(flat.field("reason")).to_pylist()
+    reasons = pc.value_counts(item_field("reason_code")).to_pylist()
+    texts = pc.value_counts(item_field("reason")).to_pylist()
     top_texts = sorted(texts, key=lambda row: (-row["counts"], row["values"]))[:5]
     fallback = int(pc.sum(payloads["is_fallback"]).as_py() or 0)
     emailed = int(sum(arm["assigned"] for name, arm in arms.items() if get_arm(name).sends_email))
@@ -307,7 +320,7 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
     try:
         progress("writing payloads.jsonl")
         with _timed(timings, "write_jsonl"):
-            lines = write_jsonl(run.payloads, staging / "payloads.jsonl")
+            lengths = write_jsonl(run.payloads, staging / "payloads.jsonl")
         progress("checking payloads.jsonl")
         schema = load_schema()
         if revalidate:
@@ -315,12 +328,11 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
                 validate_file(staging / "payloads.jsonl", schema,
                               expected_rows=run.payloads.num_rows)
         with _timed(timings, "check_written"):
-            check_written(staging / "payloads.jsonl", lines, run.payloads["customer_id"], schema,
-                          sample=sample_lines)
-        del lines
+            check_written(staging / "payloads.jsonl", lengths, run.payloads["customer_id"],
+                          schema, sample=sample_lines)
         progress("writing flat export, assignments, preview")
         with _timed(timings, "write_exports"):
-            write_parquet(flat_items(run.payloads), staging / "payload_items.parquet")
+            write_flat_items(run.payloads, staging / "payload_items.parquet")
             write_csv(run.assignments, staging / "assignments.csv")
         summary = run.summary
         with _timed(timings, "preview"):
@@ -383,10 +395,11 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
         _check_families(warehouse, candidates, suffixes)
 
     model_version = f"{__version__}+{warehouse.model_checksum()[:8]}"
-    result = make_payloads(candidates, campaign_id=campaign, as_of=as_of_text,
-                           model_version=model_version, rules=rules, weights=weights,
-                           forced=options.treatment, warehouse=warehouse, suffixes=suffixes,
-                           progress=progress)
+    context = ArmContext(campaign_id=campaign, as_of=date.fromisoformat(as_of_text),
+                         candidates=candidates, warehouse=warehouse)
+    del candidates  # the context's is the only reference: make_payloads frees the table
+    result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
+                           forced=options.treatment, suffixes=suffixes, progress=progress)
     config = load_config()
     with _timed(timings, "write"):
         write_outputs(result, options.out_dir, progress,

@@ -89,8 +89,13 @@ def _position_in_run(sorted_codes: np.ndarray) -> np.ndarray:
     return np.arange(len(sorted_codes)) - np.repeat(starts, lengths)
 
 
-def select_items(candidates: pa.Table, rules: SelectionRules) -> pa.Table:
-    """Keep at most `rules.items` rows per customer; adds `item_rank` (1..K), sorted by it."""
+def select_items(candidates: pa.Table, rules: SelectionRules,
+                 customer_ids: pa.Array | pa.ChunkedArray | None = None) -> pa.Table:
+    """Keep at most `rules.items` rows per customer; adds `item_rank` (1..K), sorted by it.
+
+    With `customer_ids`, only those customers' items are returned (an arm ranking a shared
+    table picks for its own customers without copying everyone's rows first).
+    """
     missing = [name for name in SELECTION_KEYS if name not in candidates.column_names]
     if missing:
         raise ValueError(f"candidates lack column(s): {', '.join(missing)}")
@@ -129,6 +134,12 @@ def select_items(candidates: pa.Table, rules: SelectionRules) -> pa.Table:
         kept = np.flatnonzero(keep)
         seen = _rank_within([customer[kept], _codes(column("category"))[kept]])
         keep[kept[seen >= rules.max_per_category]] = False
+
+    if customer_ids is not None:
+        starts = np.flatnonzero(np.r_[True, customer[1:] != customer[:-1]])
+        heads = pc.take(table["customer_id"], pa.array(starts))
+        wanted = pc.fill_null(pc.is_in(heads, value_set=customer_ids), False)
+        keep &= wanted.to_numpy(zero_copy_only=False)[customer]
 
     kept = np.flatnonzero(keep)
     position = _position_in_run(customer[kept])

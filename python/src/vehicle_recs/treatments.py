@@ -54,7 +54,9 @@ class ArmContext:
 
     campaign_id: str
     as_of: date
-    candidates: pa.Table  # the final model (fct_recommendation_candidates), every customer
+    # the final model (fct_recommendation_candidates), every customer; runner.make_payloads
+    # empties it once every arm has ranked
+    candidates: pa.Table
     warehouse: Warehouse | None = None  # further models: baselines, email history
 
 
@@ -167,11 +169,11 @@ class RandomArm:
     def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
         if context.warehouse is None:
             raise ValueError("the random arm needs the warehouse (fct_baseline_candidates)")
-        rows = rows_for_customers(context.warehouse.read_baseline(self.strategy), customer_ids)
+        rows = context.warehouse.read_baseline(self.strategy, customer_ids)
         has_vehicle = pc.is_valid(rows["vehicle_year"])
         vehicle = pc.binary_join_element_wise(
-            pc.cast(rows["vehicle_year"], pa.string()), rows["vehicle_make"],
-            rows["vehicle_model"], " ")
+            *(pc.cast(rows[name], pa.string())
+              for name in ("vehicle_year", "vehicle_make", "vehicle_model")), " ")
         reason = pc.if_else(
             has_vehicle,
             pc.binary_join_element_wise("Fits your", vehicle, " "),
@@ -183,7 +185,7 @@ class RandomArm:
             "is_fallback": pc.invert(pc.is_valid(rows["vehicle_id"])),
         }
         columns = [rows[n] if n in rows.column_names else extra[n] for n in ARM_SCHEMA.names]
-        return pa.Table.from_arrays(columns, schema=ARM_SCHEMA)
+        return pa.Table.from_arrays(columns, names=ARM_SCHEMA.names).cast(ARM_SCHEMA)
 
 
 @register_arm
