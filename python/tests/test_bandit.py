@@ -288,3 +288,37 @@ def test_marts_read_the_log_and_match_the_python_estimates(
     assert len(merged) >= 1
     for column in ("ips_ctr", "snips_ctr", "ips_ctr_upper", "snips_ctr_upper"):
         assert np.allclose(merged[f"{column}_py"], merged[f"{column}_sql"], equal_nan=True)
+
+
+def test_final_model_rows_are_freed_before_arms_that_do_not_read_them() -> None:
+    """The largest arm reading the final model picks last among readers, then the rows are
+    freed: an arm flagged reads_final_model = False sees none (memory at the retailer's scale)."""
+    from typing import ClassVar
+
+    from vehicle_recs import treatments
+    from vehicle_recs.runner import make_payloads
+    from vehicle_recs.selection import load_rules
+    from vehicle_recs.treatments import ArmWeights, register_arm
+
+    seen: dict[str, int] = {}
+
+    @register_arm
+    class LateArm:
+        name: ClassVar[str] = "late_test"
+        sends_email: ClassVar[bool] = True
+        reads_final_model: ClassVar[bool] = False
+
+        def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
+            seen["rows"] = context.candidates.num_rows
+            return get_arm("personalized").candidates(context, customer_ids)
+
+    try:
+        table = candidates_table(customers=40)
+        context = ArmContext(campaign_id="c", as_of=date(2024, 3, 1), candidates=table)
+        weights = ArmWeights.from_mapping({"personalized": 1, "late_test": 1}, "s")
+        result = make_payloads(context, model_version="t", rules=load_rules(), weights=weights)
+        assert seen == {"rows": 0}
+        assert set(result.payloads["treatment"].to_pylist()) == {"personalized"}
+        assert context.candidates.num_rows == 0
+    finally:
+        treatments._REGISTRY.pop("late_test")

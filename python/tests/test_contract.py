@@ -15,9 +15,10 @@ from vehicle_recs.contract import RAW_SCHEMAS, RawDataError, check_raw_dir, raw_
 
 @pytest.fixture()
 def empty_raw(tmp_path: Path) -> Path:
-    """A raw folder with every table present, empty, and exactly the contract's columns."""
+    """A raw folder with every table present, one row of nulls each (tables the scoring needs
+    must not be empty), and exactly the contract's columns."""
     for table, schema in RAW_SCHEMAS.items():
-        pq.write_table(schema.empty_table(), raw_path(tmp_path, table))
+        pq.write_table(pa.Table.from_pylist([{}], schema=schema), raw_path(tmp_path, table))
     return tmp_path
 
 
@@ -52,3 +53,16 @@ def test_cli_reports_one_line_and_fails(
     assert code == 2
     assert len(err.splitlines()) == 1
     assert "email_events" in err
+
+
+@pytest.mark.parametrize("table", ["fitment", "products", "order_lines"])
+def test_an_empty_table_the_scoring_needs_is_named(empty_raw: Path, table: str) -> None:
+    pq.write_table(RAW_SCHEMAS[table].empty_table(), raw_path(empty_raw, table))
+    with pytest.raises(RawDataError, match=f"raw table '{table}' is empty"):
+        check_raw_dir(empty_raw)
+
+
+def test_empty_email_tables_pass(empty_raw: Path) -> None:
+    for table in ("email_sends", "email_send_items", "email_events", "customer_vehicles"):
+        pq.write_table(RAW_SCHEMAS[table].empty_table(), raw_path(empty_raw, table))
+    check_raw_dir(empty_raw)

@@ -7,6 +7,7 @@ it rather than on another full build.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -98,6 +99,98 @@ def test_missing_raw_column_is_one_line(xs_raw: Path, tmp_path: Path,
     assert "raw table 'products' is missing column(s): price" in one_error_line(capsys)
 
 
+def test_control_treatment_is_one_line_before_the_build(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--raw", str(tmp_path), "--treatment", "control", "--out",
+                 str(tmp_path / "out")])
+    assert code == 2
+    assert "--treatment control sends no email" in one_error_line(capsys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("table", "breakage", "message"), [
+    ("products", "price as text", "raw table 'products': column 'price' must be a number"),
+    ("orders", "timestamps as text",
+     "raw table 'orders': column 'ordered_at' must be a timestamp"),
+    ("fitment", "truncated", "raw table 'fitment': cannot read fitment.parquet as Parquet"),
+    ("fitment", "empty", "raw table 'fitment' is empty"),
+])
+def test_broken_raw_table_is_one_line_naming_it(
+        xs_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        table: str, breakage: str, message: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    shutil.copytree(xs_raw, raw)
+    path = raw / f"{table}.parquet"
+    data = pq.read_table(path)
+    if breakage == "truncated":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif breakage == "empty":
+        pq.write_table(data.slice(0, 0), path)
+    else:
+        column = "price" if table == "products" else "ordered_at"
+        index = data.schema.get_field_index(column)
+        pq.write_table(data.set_column(index, column, data[column].cast(pa.string())), path)
+    code = main(["run", "--raw", str(raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert message in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_out_that_is_a_file_is_one_line_before_the_build(
+        xs_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "out").write_text("not a folder")
+    code = main(["run", "--raw", str(xs_raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "is a file, not a folder" in one_error_line(capsys)
+    assert not (tmp_path / "target").exists()
+
+
+@pytest.mark.slow
+def test_a_second_run_stops_naming_the_run_holding_the_checkout(
+        xs_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(tmp_path / "xs.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(tmp_path / "log"))
+    with DbtProject().exclusive("pid 4242 (the first run)"):
+        code = main(["run", "--raw", str(xs_raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "another run is using" in line and "pid 4242 (the first run)" in line
+    assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "xs.duckdb").exists()  # stopped before the build
+
+
+@pytest.mark.slow
+def test_ctrl_c_exits_130_with_one_line(xs_raw: Path, tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "VEHICLE_RECS_DUCKDB_PATH": str(tmp_path / "xs.duckdb"),
+           "DBT_TARGET_PATH": str(tmp_path / "target"),
+           "VEHICLE_RECS_ASSIGNMENT_LOG": str(tmp_path / "log")}
+    command = [sys.executable, "-c", "import sys; from vehicle_recs.cli import main; "
+               "sys.exit(main())", "run", "--raw", str(xs_raw), "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    log = tmp_path / "target" / "dbt_console.log"
+    deadline = time.monotonic() + 120
+    while not (log.exists() and log.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.2)  # interrupt during the dbt build
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted (SIGINT)")
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------- end to end (one dbt build)
 
 
@@ -118,6 +211,9 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     assert xs_run["code"] == 0
     out: Path = xs_run["out"]
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["files"] == {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
+                                for name in OUTPUTS if name != "summary.json"}
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["payloads"] > 0 and summary["campaign_id"] == "xs-test"
@@ -209,6 +305,9 @@ def test_failing_guardrail_stops_before_any_payload(xs_run: dict,
     assert {name: (out / name).read_bytes() for name in OUTPUTS} == before
     assert {name: os.stat(out / name).st_mtime_ns for name in OUTPUTS} == stamps
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
+    # the failed build replaced the final model: a reader refuses the rows no test passed
+    with pytest.raises(ValueError, match="is not read: in the last dbt build its test"):
+        open_warehouse(work / "target_broken", work / "broken.duckdb").read_candidates()
 
 
 # ---------------------------------------------------------------- the bandit arm, wired in

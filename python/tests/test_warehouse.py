@@ -172,10 +172,10 @@ def test_unknown_adapter(tmp_path: Path) -> None:
 
 def test_duckdb_reads_run_under_a_memory_limit(tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The payload step's reads cap DuckDB's memory (default 2 GB; the env var overrides)."""
+    """The payload step's reads cap DuckDB's memory (default 1 GB; the env var overrides)."""
     path = tmp_path / "w.duckdb"
     duckdb.connect(str(path)).close()
     limit = "select current_setting('memory_limit') as m"
-    assert DuckDBEngine(path).query(limit)["m"][0].as_py() == "1.8 GiB"
+    assert DuckDBEngine(path).query(limit)["m"][0].as_py() == "953.6 MiB"
     monkeypatch.setenv(READ_MEMORY_LIMIT_ENV, "512MB")
     assert DuckDBEngine(path).query(limit)["m"][0].as_py() == "488.2 MiB"

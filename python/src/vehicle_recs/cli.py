@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from vehicle_recs.project import (
     DbtEvent,
     DbtProject,
     NodeResult,
+    RunLocked,
     display_path,
     progress_hook,
 )
@@ -34,7 +36,8 @@ from vehicle_recs.project import (
 console = Console(stderr=True)
 
 # Errors a person can act on: shown as one line, exit code 2.
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (RawDataError, DbtError, ValueError, OSError)
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (RawDataError, DbtError, RunLocked, ValueError,
+                                              OSError)
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 MAX_WARNINGS_SHOWN = 10
 
@@ -298,10 +301,37 @@ def run(raw_dir: Path, as_of: str | None, out_dir: Path, items: int | None,
     click.echo(runner.format_summary(summary))
 
 
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM: raised from the signal handler."""
+
+
+_signals_received: list[int] = []
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    _signals_received.append(signum)
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    # Not KeyboardInterrupt: dbt and click catch that and re-raise something else (dbt ended
+    # in an IndexError traceback). Outputs are only ever replaced from a finished staging
+    # folder, so an interrupted run leaves the previous ones as they were.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _signals_received.clear()
     try:
-        cli.main(args=argv, standalone_mode=False)
+        try:
+            cli.main(args=argv, standalone_mode=False)
+        except BaseException:
+            if _signals_received:  # dbt turns the interrupt into a failed build
+                raise Interrupted(_signals_received[0]) from None
+            raise
+    except Interrupted as stop:
+        signum = int(stop.args[0])
+        console.print(f"interrupted ({signal.Signals(signum).name}): stopped, earlier outputs "
+                      "left as they were")
+        return 128 + signum  # 130 for Ctrl-C
     except click.exceptions.Abort:
         console.print("aborted")
         return 1
@@ -313,6 +343,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
         return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -6,6 +6,7 @@ tables against them, and the run command checks a raw folder against them before
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -80,18 +81,37 @@ EVENT_TYPES = ("delivered", "open", "click", "unsubscribe", "bounce")
 
 
 class RawDataError(ValueError):
-    """A raw folder breaks the contract in a way that stops the run (missing table or column)."""
+    """A raw folder breaks the contract in a way that stops the run (missing, unreadable or
+    empty table; missing column or one of the wrong kind)."""
 
 
 def raw_path(raw_dir: Path, table: str) -> Path:
     return raw_dir / f"{table}.parquet"
 
 
-def check_raw_dir(raw_dir: Path) -> None:
-    """Fail with one clear message naming the first missing table or column.
+# Tables the scoring cannot work without: empty, the run would "succeed" with fallback parts
+# only (no fitment: no vehicle-aware candidate), so it stops instead.
+REQUIRED_ROWS = ("vehicles", "products", "fitment", "customers", "orders", "order_lines")
 
-    Types are checked loosely (a column must exist); wrong values are dbt's job: staging flags
-    them and the data tests count them.
+# The logical type a raw column must have, checked loosely (any integer width, any timestamp
+# unit or time zone, money as decimal or float); values are dbt's job.
+_KINDS: dict[str, tuple[str, Callable[[pa.DataType], bool]]] = {
+    "string": ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    "int64": ("an integer", pa.types.is_integer),
+    "bool": ("a boolean", pa.types.is_boolean),
+    "double": ("a number", lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t)),
+    "decimal128(12, 2)": ("a number", lambda t: pa.types.is_floating(t)
+                          or pa.types.is_decimal(t)),
+    "timestamp[us, tz=UTC]": ("a timestamp", pa.types.is_timestamp),
+}
+
+
+def check_raw_dir(raw_dir: Path) -> None:
+    """Fail with one clear message naming the first table that is missing, unreadable, empty
+    (when the scoring needs it), lacks a column or holds a column of the wrong kind.
+
+    Only Parquet footers are read (schema and row count), so the check is instant at any size;
+    wrong values are dbt's job: staging flags them and the data tests count them.
     """
     if not raw_dir.is_dir():
         raise RawDataError(f"raw folder not found: {raw_dir}")
@@ -99,7 +119,21 @@ def check_raw_dir(raw_dir: Path) -> None:
         path = raw_path(raw_dir, table)
         if not path.exists():
             raise RawDataError(f"missing raw table '{table}' (expected {path})")
-        present = set(pq.read_schema(path).names)
-        missing = [name for name in schema.names if name not in present]
+        try:
+            metadata = pq.read_metadata(path)
+            present = metadata.schema.to_arrow_schema()
+        except (OSError, pa.ArrowException) as error:
+            raise RawDataError(f"raw table '{table}': cannot read {path.name} as Parquet "
+                               f"({error})") from None
+        missing = [name for name in schema.names if name not in present.names]
         if missing:
             raise RawDataError(f"raw table '{table}' is missing column(s): {', '.join(missing)}")
+        for field in schema:
+            kind, accepts = _KINDS[str(field.type)]
+            found = present.field(field.name).type
+            if not accepts(found) and not pa.types.is_null(found):
+                raise RawDataError(f"raw table '{table}': column '{field.name}' must be {kind}, "
+                                   f"the file holds {found}")
+        if table in REQUIRED_ROWS and metadata.num_rows == 0:
+            raise RawDataError(f"raw table '{table}' is empty: the scoring cannot work without "
+                               "it")

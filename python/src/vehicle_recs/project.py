@@ -13,6 +13,7 @@ dbt's own debug log (logs/dbt.log) is kept either way.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -20,7 +21,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 PROFILE_TEMPLATE = "profiles.yml.example"
 CONSOLE_LOG = "dbt_console.log"
+RUN_LOCK = "vehicle-recs-run.lock"  # in the target folder; see DbtProject.exclusive
 CONSOLE_LOG_MAX_BYTES = 10 * 1024 * 1024  # started afresh beyond this
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -99,6 +101,32 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise DbtError("cannot find dbt_project.yml; set VEHICLE_RECS_PROJECT_DIR")
 
 
+class RunLocked(RuntimeError):
+    """Another run holds the project's target folder or DuckDB file."""
+
+
+@contextmanager
+def _flocked(path: Path, holder: str) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+", encoding="utf-8") as handle:  # "a+": never truncate a holder's note
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            note = handle.read().strip() or "another process"
+            raise RunLocked(f"another run is using {path.parent}: {note} "
+                            f"(lock {path}); wait for it to finish") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(holder + "\n")
+            handle.flush()
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass
 class DbtProject:
     """A dbt invocation context: project folder, DuckDB file and vars for one run."""
@@ -149,6 +177,23 @@ class DbtProject:
         if dbt_vars:
             args += ["--vars", json.dumps(dbt_vars, default=str)]
         return args
+
+    @contextmanager
+    def exclusive(self, holder: str) -> Iterator[None]:
+        """Hold this project's target folder and DuckDB file for one run, or raise RunLocked
+        naming the run that holds them (`holder` is what a second run is told about this one).
+
+        Two runs in one checkout share the manifest and the warehouse: without the lock one
+        run's payloads could be read from the other's build. `flock` locks are released by the
+        OS when the process ends, so a killed run leaves no stale lock.
+        """
+        paths = [self.target_dir / RUN_LOCK]
+        if self.duckdb_path is not None:
+            paths.append(self.duckdb_path.with_name(self.duckdb_path.name + ".lock"))
+        with ExitStack() as stack:
+            for path in paths:
+                stack.enter_context(_flocked(path, holder))
+            yield
 
     @property
     def console_log(self) -> Path:

@@ -53,6 +53,7 @@ from vehicle_recs.preview import render_preview
 from vehicle_recs.project import DbtProject
 from vehicle_recs.selection import SelectionRules, load_rules, select_items
 from vehicle_recs.treatments import (
+    Arm,
     ArmContext,
     ArmWeights,
     RandomArm,
@@ -135,9 +136,9 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
                   progress: Progress = lambda _: None) -> PayloadRun:
     """The payload step: assign arms, rank per arm, pick K items, build and check payloads.
 
-    Once every arm has ranked, `context.candidates` is emptied: at the retailer's scale the
-    candidates and the payloads do not fit in memory side by side (give the context the only
-    reference to the table).
+    Once every arm that reads it has ranked, `context.candidates` is emptied: at the retailer's
+    scale the candidates and every arm's payloads do not fit in memory side by side (give the
+    context the only reference to the table).
     """
     timings: dict[str, float] = {}
     suffixes = suffixes if suffixes is not None else load_suffixes()
@@ -152,10 +153,15 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
     del candidates
     parts = []
     decision_parts = []
-    for arm_name in pc.unique(assignments["treatment"]).to_pylist():
-        arm = get_arm(arm_name)
-        if not arm.sends_email:
-            continue
+    sizes = {row["values"]: row["counts"]
+             for row in pc.value_counts(assignments["treatment"]).to_pylist()}
+    arms = [arm for arm in map(get_arm, sorted(sizes)) if arm.sends_email]
+    # Memory: the arms that read the final model go first, the largest of them last; the
+    # final model's rows are freed as soon as that one has picked, before its payloads are built.
+    arms.sort(key=lambda arm: (not _reads_final_model(arm), sizes[arm.name]))
+    last_reader = max((i for i, arm in enumerate(arms) if _reads_final_model(arm)), default=-1)
+    for index, arm in enumerate(arms):
+        arm_name = arm.name
         progress(f"ranking and picking items for the {arm_name} arm")
         with _timed(timings, f"select_{arm_name}"):
             mine = assignments.filter(pc.equal(assignments["treatment"], arm_name))
@@ -170,13 +176,14 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
             if decisions is not None:
                 decision_parts.append(decisions)
                 picked = _with_decisions(picked, decisions)
+        if index >= last_reader:
+            context.candidates = context.candidates.schema.empty_table()
         if picked.num_rows:
             progress(f"building payloads for the {arm_name} arm")
             with _timed(timings, f"build_{arm_name}"):
                 parts.append(build_payloads(picked, campaign_id, model_version, as_of,
                                             suffixes, config))
         del picked, lookup  # before the next arm ranks (about 1 GB for the largest at l)
-    context.candidates = context.candidates.schema.empty_table()
     if not parts:
         raise ValueError("no customer got an email: the final model is empty or every arm is "
                          "control")
@@ -194,6 +201,10 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
             assignments = assignments.append_column(name, log[name])  # same row order
     summary = summarize(payloads, assignments, rules, campaign_id, as_of, model_version, forced)
     return PayloadRun(payloads, assignments, summary, timings, log)
+
+
+def _reads_final_model(arm: Arm) -> bool:
+    return bool(getattr(arm, "reads_final_model", True))
 
 
 def _with_decisions(picked: pa.Table, decisions: pa.Table) -> pa.Table:
@@ -315,6 +326,8 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
     """
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):  # left by a killed run
+        shutil.rmtree(stale, ignore_errors=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.staging-", dir=out_dir.parent))
     timings = run.timings
     try:
@@ -341,20 +354,45 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
                                       model_version=summary["model_version"]),
                        staging / "preview.html")
         summary["out_dir"] = str(out_dir)
-        summary["files"] = list(OUTPUT_FILES)
+        summary["files"] = {name: _sha256(staging / name) for name in OUTPUT_FILES
+                            if name != "summary.json"}
         write_text(json.dumps(summary, indent=2) + "\n", staging / "summary.json")
         out_dir.mkdir(exist_ok=True)
-        for name in OUTPUT_FILES:  # summary.json last: its presence marks a finished run
+        # One set: the old summary.json goes first and the new one comes last, so a kill in
+        # between leaves no summary (an unfinished run), never a mix that looks finished; the
+        # summary names each file's sha256.
+        (out_dir / "summary.json").unlink(missing_ok=True)
+        for name in OUTPUT_FILES:
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_writable_folder(folder: Path, option: str) -> None:
+    """Before the build: OUT (or the log folder) must be a folder, or creatable, and writable."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{option} {folder} is a file, not a folder")
+    existing = folder if folder.exists() else next(
+        (parent for parent in folder.parents if parent.exists()), folder.anchor)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {folder}: {existing} is not writable")
+
+
 def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, Any]:
     """The whole `run` command; returns the summary (also in OUT/summary.json)."""
     as_of = parse_as_of(options.as_of)
-    if options.treatment is not None:
-        get_arm(options.treatment)
+    if options.treatment is not None and not get_arm(options.treatment).sends_email:
+        raise ValueError(f"--treatment {options.treatment} sends no email: nothing to write")
     rules = load_rules(items=options.items)
     weights = load_weights()
     # an empty --campaign is an error, not the default campaign
@@ -363,11 +401,26 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     suffixes = load_suffixes()
     raw_dir = options.raw_dir.resolve()
     check_raw_dir(raw_dir)
+    check_writable_folder(options.out_dir.resolve(), "--out")
 
     project = options.project or DbtProject()
     project.dbt_vars = {**project.dbt_vars, "raw_dir": str(raw_dir)}
     log_dir = (options.assignment_log_dir.resolve() if options.assignment_log_dir is not None
                else bandit.assignment_log_dir(project.project_dir))
+    check_writable_folder(log_dir, "the assignment log folder")
+    holder = (f"pid {os.getpid()} (vehicle-recs run --raw {raw_dir} --out "
+              f"{options.out_dir.resolve()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})")
+    with project.exclusive(holder):
+        return _run_locked(options, project, log_dir, as_of, campaign,
+                           (rules, weights, suffixes), progress)
+
+
+def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: date | None,
+                campaign: str | None,
+                settings: tuple[SelectionRules, ArmWeights, dict[str, str]],
+                progress: Progress) -> dict[str, Any]:
+    """`run` from the build to the published outputs, holding the project's lock."""
+    rules, weights, suffixes = settings
     if bandit.has_assignment_log(log_dir):  # earlier campaigns' logs: the bandit's evidence
         project.dbt_vars["assignment_log_dir"] = str(log_dir)
     if as_of is not None:
@@ -400,19 +453,19 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     del candidates  # the context's is the only reference: make_payloads frees the table
     result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
                            forced=options.treatment, suffixes=suffixes, progress=progress)
+    # The log first: if it cannot be written, no output of this campaign is published.
+    progress("writing the assignment log")
+    with _timed(timings, "assignment_log_write"):
+        log_path = bandit.write_assignment_log(result.assignment_log, log_dir, campaign)
+    result.summary["assignment_log"] = str(log_path)
     config = load_config()
+    result.summary["timings_s"] = {**timings, **result.timings}  # up to the writes
     with _timed(timings, "write"):
         write_outputs(result, options.out_dir, progress,
                       preview_per_arm=int(config.get("preview_emails", 8)),
                       sample_lines=int(config.get("sample_validation_lines", 100)),
                       revalidate=bool(config.get("revalidate_written_file", False)))
-    progress("writing the assignment log")
-    with _timed(timings, "assignment_log_write"):
-        log_path = bandit.write_assignment_log(result.assignment_log, log_dir, campaign)
-    result.summary["assignment_log"] = str(log_path)
     result.summary["timings_s"] = {**timings, **result.timings}
-    write_text(json.dumps(result.summary, indent=2) + "\n",
-               options.out_dir.resolve() / "summary.json")
     return result.summary
 
 

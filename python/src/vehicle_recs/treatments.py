@@ -10,7 +10,10 @@ every payload is the arm's normalized weight (1.0 when `--treatment` forces an a
 Arms plug in through a small registry: a class with a `name`, a `sends_email` flag and a
 `candidates(context, customer_ids)` method returning ranked candidates (`ARM_SCHEMA`) for its
 customers, registered with `@register_arm`. The final pick (variant rules, caps, K items) is the
-same for every arm and is applied afterwards, so an arm only decides *what* to rank. An arm may
+same for every arm and is applied afterwards, so an arm only decides *what* to rank. An arm that
+never reads `context.candidates` says so with `reads_final_model = False` (the runner ranks
+those arms last, after freeing the final model's rows; an arm without the flag is assumed to read
+them). An arm may
 also leave per-customer `decisions` (DECISION_COLUMNS: customer_id, context, strategy,
 strategy_propensity) on itself after `candidates`; the runner copies them into that arm's
 payloads and into the assignment log.
@@ -55,7 +58,7 @@ class ArmContext:
     campaign_id: str
     as_of: date
     # the final model (fct_recommendation_candidates), every customer; runner.make_payloads
-    # empties it once every arm has ranked
+    # empties it once every arm that reads it has ranked
     candidates: pa.Table
     warehouse: Warehouse | None = None  # further models: baselines, email history
 
@@ -164,6 +167,7 @@ class RandomArm:
 
     name: ClassVar[str] = "random"
     sends_email: ClassVar[bool] = True
+    reads_final_model: ClassVar[bool] = False
     strategy: ClassVar[str] = "random_eligible"
 
     def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
@@ -194,6 +198,7 @@ class ControlArm:
 
     name: ClassVar[str] = "control"
     sends_email: ClassVar[bool] = False
+    reads_final_model: ClassVar[bool] = False
 
     def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
         return ARM_SCHEMA.empty_table()

@@ -235,10 +235,10 @@ class Engine(Protocol):
 
 # DuckDB's memory limit for the payload step's reads. Their result lives outside DuckDB (as
 # Arrow), so DuckDB's default, 80% of RAM, would stack on top of it: at the l scale (17M
-# candidate rows, 7 GB as Arrow) the read peaked at 13 GiB with 6 GB and 9.6 GiB with 2 GB,
-# in the same time (it spills the sort).
+# candidate rows) the streamed read peaked at 6.4 GiB with 2 GB and 5.3 GiB with 1 GB, in
+# the same time (it spills the sort).
 READ_MEMORY_LIMIT_ENV = "VEHICLE_RECS_DUCKDB_READ_MEMORY_LIMIT"
-DEFAULT_READ_MEMORY_LIMIT = "2GB"
+DEFAULT_READ_MEMORY_LIMIT = "1GB"
 # Rows per record batch of a streamed read: each batch is conformed (and its display text
 # dictionary-encoded) before the next arrives, so the plain-text table never exists whole.
 # Streaming the 15.7M random-arm rows at l peaked at 1.5 GiB with 1M-row batches, 0.6 with 100k.
@@ -288,12 +288,48 @@ class BigQueryEngine:
         yield from self.query(sql).to_batches()
 
 
+FAILED_STATUSES = {"fail", "error", "runtime error", "skipped"}
+
+
+def load_run_results(target_dir: Path) -> dict[str, Any]:
+    """dbt's results of the last invocation (`<target>/run_results.json`); {} when absent."""
+    path = target_dir / "run_results.json"
+    if not path.is_file():
+        return {}
+    results: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return results
+
+
+def untested_reason(manifest: dict[str, Any], run_results: dict[str, Any],
+                    model: str) -> str | None:
+    """Why the last dbt invocation leaves `model` unfit to read (it failed, was skipped, or a
+    test on it failed or errored), or None. A build whose tests fail has already replaced
+    the model's rows: reading them would send what no test passed."""
+    node_id = next((key for key, node in manifest.get("nodes", {}).items()
+                    if node.get("resource_type") == "model" and node.get("name") == model), None)
+    if node_id is None:
+        return None
+    for result in run_results.get("results", []):
+        unique_id, status = result.get("unique_id", ""), str(result.get("status", ""))
+        if status not in FAILED_STATUSES:
+            continue
+        node = manifest.get("nodes", {}).get(unique_id, {})
+        if unique_id == node_id:
+            return f"the model's build ended with status '{status}'"
+        if (node.get("resource_type") == "test"
+                and node_id in node.get("depends_on", {}).get("nodes", [])):
+            return f"its test {node.get('name', unique_id)} ended with status '{status}'"
+    return None
+
+
 class Warehouse:
     """Reads the dbt models the payload step needs, through one engine."""
 
-    def __init__(self, engine: Engine, manifest: dict[str, Any]) -> None:
+    def __init__(self, engine: Engine, manifest: dict[str, Any],
+                 run_results: dict[str, Any] | None = None) -> None:
         self.engine = engine
         self.manifest = manifest
+        self.run_results = run_results or {}
 
     @property
     def adapter_type(self) -> str:
@@ -311,6 +347,10 @@ class Warehouse:
     def read_candidates(self) -> pa.Table:
         """The final model, checked against the contract, sorted by customer and rank."""
         relation = self.relation(FINAL_MODEL)
+        reason = untested_reason(self.manifest, self.run_results, FINAL_MODEL)
+        if reason is not None:
+            raise ValueError(f"{FINAL_MODEL} is not read: in the last dbt build {reason} "
+                             "(target/run_results.json); fix the data and build again")
         check_contract(relation, CANDIDATE_SCHEMA)
         return self._read(candidates_sql(relation), CANDIDATE_SCHEMA, FINAL_MODEL)
 
@@ -364,5 +404,5 @@ def open_warehouse(target_dir: Path, duckdb_path: Path | None = None,
         engine = BigQueryEngine(project, location=location, client=client)
     else:
         raise ValueError(f"unsupported dbt adapter in the manifest: {adapter!r}")
-    return Warehouse(engine, manifest)
+    return Warehouse(engine, manifest, load_run_results(target_dir))
 
