@@ -104,3 +104,40 @@ def test_raw_folder_with_a_quote_in_its_name(
     project.invoke(["run", "--select", "path:models/staging"])
     assert query(project, "select count(*) from main.stg_shop__customers")[0][0] > 0
 
+
+
+def test_implausible_prices_and_quantities_are_flagged_not_fatal(
+        xs_raw: Path, tmp_path: Path, query: Query) -> None:
+    """Above the bounds in vars (max_price_usd, max_line_quantity), NaN and infinity: flagged
+    dirty, read as null; the build does not fail on the cast. The counts model sees them."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    raw = tmp_path / "raw"
+    shutil.copytree(xs_raw, raw)
+    products = pq.read_table(raw / "products.parquet")
+    price = products["price"].cast(pa.float64()).to_pylist()
+    price[:3] = [9_999_999_999.99, float("nan"), float("inf")]
+    index = products.schema.get_field_index("price")
+    pq.write_table(products.set_column(index, "price", pa.array(price, pa.float64())),
+                   raw / "products.parquet")
+    lines = pq.read_table(raw / "order_lines.parquet")
+    quantity = lines["quantity"].to_pylist()
+    quantity[:2] = [1_000_000, 501]
+    index = lines.schema.get_field_index("quantity")
+    pq.write_table(lines.set_column(index, "quantity", pa.array(quantity, pa.int64())),
+                   raw / "order_lines.parquet")
+    skus = products["sku"].to_pylist()[:3]
+    project = DbtProject(duckdb_path=tmp_path / "bounds.duckdb", target_path=tmp_path / "target",
+                         dbt_vars={"raw_dir": str(raw)})
+    project.invoke(["run", "--select", "+int_staging_rows_counted_by_flag"])
+    flagged = query(project, "select sku, price_usd, is_invalid_price, is_dirty "
+                             "from stg_shop__products where sku in ('" + "', '".join(skus) + "')")
+    assert len(flagged) >= 3 and all(row[1] is None and row[2] and row[3] for row in flagged)
+    (lines_flagged,) = query(project, "select count(*) from stg_shop__order_lines "
+                                      "where quantity is null and is_invalid_quantity "
+                                      "and line_number is not null")[0]
+    assert lines_flagged >= 2
+    counts = dict(query(project, "select flag, flagged_rows from int_staging_rows_counted_by_flag "
+                                 "where raw_table = 'products'"))
+    assert counts["is_invalid_price"] >= 3 and counts["is_dirty"] >= counts["is_invalid_price"]

@@ -23,6 +23,7 @@ import pytest
 
 from vehicle_recs import bandit, runner
 from vehicle_recs.cli import main
+from vehicle_recs.contract import RAW_SCHEMAS
 from vehicle_recs.payloads import load_schema
 from vehicle_recs.project import DbtError, DbtProject
 from vehicle_recs.selection import load_rules
@@ -214,6 +215,11 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     summary = json.loads((out / "summary.json").read_text())
     assert summary["files"] == {name: hashlib.sha256((out / name).read_bytes()).hexdigest()
                                 for name in OUTPUTS if name != "summary.json"}
+    # the generator injects duplicate orders: counted per table and kind
+    orders = summary["dirty_rows"]["orders"]
+    assert 0 < orders["is_duplicate"] <= orders["is_dirty"] < orders["rows"]
+    assert set(summary["dirty_rows"]) == set(RAW_SCHEMAS)
+    assert "dirty raw rows (left out): " in runner.format_summary(summary)
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["payloads"] > 0 and summary["campaign_id"] == "xs-test"

@@ -15,16 +15,23 @@ renamed as (
         cast(sku as {{ dbt.type_string() }}) as sku,
         cast(vehicle_id as {{ dbt.type_string() }}) as vehicle_id,
 
-        -- measures
-        cast(quantity as {{ dbt.type_bigint() }}) as quantity,
-        cast(unit_price as {{ dbt.type_numeric() }}) as unit_price_usd,
+        -- measures (implausible values, NaN or infinite included, are flagged and read as null)
+        case
+            when {{ is_within('quantity', 'max_line_quantity') }}
+                then cast(quantity as {{ dbt.type_bigint() }})
+        end as quantity,
+        case
+            when {{ is_within('unit_price', 'max_price_usd') }}
+                then cast(unit_price as {{ dbt.type_numeric() }})
+        end as unit_price_usd,
 
         -- quality flags
         row_number() over (
             partition by order_id, line_number order by sku
         ) > 1 as is_duplicate,
-        coalesce(quantity <= 0, true) as is_invalid_quantity,
-        coalesce(unit_price <= 0, true) as is_invalid_price
+        not coalesce({{ is_within('quantity', 'max_line_quantity') }}, false)
+            as is_invalid_quantity,
+        not coalesce({{ is_within('unit_price', 'max_price_usd') }}, false) as is_invalid_price
 
     from source
 

@@ -20,8 +20,11 @@ renamed as (
         cast(image_url as {{ dbt.type_string() }}) as image_url,
         cast(product_url as {{ dbt.type_string() }}) as product_url,
 
-        -- measures
-        cast(price as {{ dbt.type_numeric() }}) as price_usd,
+        -- measures (an implausible price, NaN or infinite included, is flagged and read as null)
+        case
+            when {{ is_within('price', 'max_price_usd') }}
+                then cast(price as {{ dbt.type_numeric() }})
+        end as price_usd,
 
         -- flags
         coalesce(cast(is_active as {{ dbt.type_boolean() }}), false) as is_active,
@@ -32,7 +35,7 @@ renamed as (
 
         -- quality flags
         row_number() over (partition by sku order by created_at, name) > 1 as is_duplicate,
-        coalesce(price <= 0, true) as is_invalid_price,
+        not coalesce({{ is_within('price', 'max_price_usd') }}, false) as is_invalid_price,
         coalesce(
             department not in ({{ quoted_list(var('departments')) }}), true
         ) as is_unknown_department

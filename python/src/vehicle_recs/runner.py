@@ -311,6 +311,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines.append(f"reasons: {codes}")
     for text, count in summary["top_reasons"][:3]:
         lines.append(f"  {count:>7,}  {text}")
+    dirty = {table: row for table, row in (summary.get("dirty_rows") or {}).items()
+             if row.get("is_dirty")}
+    if dirty:
+        lines.append("dirty raw rows (left out): " + "; ".join(
+            f"{table} {row['is_dirty']:,} of {row['rows']:,} ("
+            + ", ".join(f"{flag.removeprefix('is_')} {count:,}" for flag, count in row.items()
+                        if flag not in ("rows", "is_dirty") and count) + ")"
+            for table, row in dirty.items()))
     if "out_dir" in summary:
         lines.append(f"written to {summary['out_dir']}")
     return "\n".join(lines)
@@ -324,6 +332,7 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
     payloads.jsonl is checked by `check_written` (exact size + a jsonschema-validated sample
     read back from disk); `revalidate` also re-reads and validates every line (slow).
     """
+    started = time.perf_counter()
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.parent.glob(f".{out_dir.name}.staging-*"):  # left by a killed run
@@ -354,6 +363,9 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
                                       model_version=summary["model_version"]),
                        staging / "preview.html")
         summary["out_dir"] = str(out_dir)
+        timings["write"] = round(time.perf_counter() - started, 3)  # up to summary.json
+        if "timings_s" in summary:
+            summary["timings_s"] = {**summary["timings_s"], **timings}
         summary["files"] = {name: _sha256(staging / name) for name in OUTPUT_FILES
                             if name != "summary.json"}
         write_text(json.dumps(summary, indent=2) + "\n", staging / "summary.json")
@@ -446,6 +458,7 @@ def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: 
     campaign = campaign or f"recs-{as_of_text}"
     with _timed(timings, "family_check"):
         _check_families(warehouse, candidates, suffixes)
+    dirty_rows = warehouse.read_dirty_rows()
 
     model_version = f"{__version__}+{warehouse.model_checksum()[:8]}"
     context = ArmContext(campaign_id=campaign, as_of=date.fromisoformat(as_of_text),
@@ -453,19 +466,18 @@ def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: 
     del candidates  # the context's is the only reference: make_payloads frees the table
     result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
                            forced=options.treatment, suffixes=suffixes, progress=progress)
+    result.summary["dirty_rows"] = dirty_rows
     # The log first: if it cannot be written, no output of this campaign is published.
     progress("writing the assignment log")
     with _timed(timings, "assignment_log_write"):
         log_path = bandit.write_assignment_log(result.assignment_log, log_dir, campaign)
     result.summary["assignment_log"] = str(log_path)
     config = load_config()
-    result.summary["timings_s"] = {**timings, **result.timings}  # up to the writes
-    with _timed(timings, "write"):
-        write_outputs(result, options.out_dir, progress,
-                      preview_per_arm=int(config.get("preview_emails", 8)),
-                      sample_lines=int(config.get("sample_validation_lines", 100)),
-                      revalidate=bool(config.get("revalidate_written_file", False)))
-    result.summary["timings_s"] = {**timings, **result.timings}
+    result.summary["timings_s"] = {**timings, **result.timings}  # write_outputs adds its own
+    write_outputs(result, options.out_dir, progress,
+                  preview_per_arm=int(config.get("preview_emails", 8)),
+                  sample_lines=int(config.get("sample_validation_lines", 100)),
+                  revalidate=bool(config.get("revalidate_written_file", False)))
     return result.summary
 
 

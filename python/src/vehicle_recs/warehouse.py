@@ -23,6 +23,7 @@ FINAL_MODEL = "fct_recommendation_candidates"
 BASELINE_MODEL = "fct_baseline_candidates"
 PRODUCTS_MODEL = "stg_shop__products"
 VEHICLES_MODEL = "stg_shop__vehicles"
+DIRTY_COUNTS_MODEL = "int_staging_rows_counted_by_flag"
 
 # Display text that repeats across rows (names, URLs, reasons: ~100k distinct values behind 17M
 # candidate rows at the l scale) is held dictionary-encoded: about 5 GB less in memory there.
@@ -383,6 +384,18 @@ class Warehouse:
             return schema.empty_table()
         # one dictionary per column instead of one per batch (0.9 GB of them at the l scale)
         return pa.concat_tables(parts).unify_dictionaries()
+
+    def read_dirty_rows(self) -> dict[str, dict[str, int]]:
+        """Per raw table: its row count (`rows`) and the rows each quality flag marks
+        (`is_dirty` = any flag), from the dirty-row counts model."""
+        relation = self.relation(DIRTY_COUNTS_MODEL)
+        table = self.engine.query(
+            f"select raw_table, flag, flagged_rows, total_rows from {relation.relation_name}")
+        counts: dict[str, dict[str, int]] = {}
+        for row in table.to_pylist():  # one row per table and flag: a few dozen
+            entry = counts.setdefault(row["raw_table"], {"rows": int(row["total_rows"])})
+            entry[row["flag"]] = int(row["flagged_rows"])
+        return dict(sorted(counts.items()))
 
     def read_catalog_skus(self) -> pa.Array:
         table = self.engine.query(catalog_sql(self.relation(PRODUCTS_MODEL)))
