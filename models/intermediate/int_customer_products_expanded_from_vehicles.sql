@@ -9,9 +9,9 @@
 --                   one they keep buying for (int_customer_vehicles_measured_for_activity);
 --   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
 --                   baseline_candidates_per_vehicle), their own score, no activity weighting;
---                   random_eligible's score is a seeded draw of (customer, product, var
---                   random_seed), so each customer's pool is shuffled and a campaign changes the
---                   draw by changing the seed.
+--                   random_eligible's score is a seeded draw of (customer, product, campaign
+--                   seed: macro campaign_seed), so each customer's pool is shuffled and each
+--                   campaign draws anew.
 -- Only keys and the score travel per customer (this is the widest relation of the build); the
 -- vehicle-level components behind a score (rate, lift, buyer counts) are joined back in the mart
 -- on (vehicle_id, sku) for the few rows that reach it. A table: here the per-vehicle lists
@@ -19,6 +19,12 @@
 -- underestimates by two orders of magnitude; as a table, the joins downstream plan against
 -- its real size instead of building their hash tables on this side.
 with
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
 
 ranked as (
 
@@ -120,7 +126,7 @@ scored as (
         vehicles_owned,
         case
             when strategy = 'random_eligible'
-                then {{ uniform_draw(['customer_id', 'sku', "'" ~ var('random_seed') ~ "'"]) }}
+                then {{ uniform_draw(['customer_id', 'sku', campaign_seed('as_of')]) }}
             else vehicle_score * power(vehicle_activity, {{ var('vehicle_activity_weight') }})
         end as score
 

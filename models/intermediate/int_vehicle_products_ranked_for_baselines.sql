@@ -4,7 +4,7 @@
 -- products that fit the vehicle (or are universal):
 --   popular_fitting    : catalog-wide distinct buyers (the old engine);
 --   vehicle_raw_counts : distinct attributed buyers among the vehicle's own owners, no smoothing;
---   random_eligible    : a seeded hash of (vehicle, product, var random_seed); universal products
+--   random_eligible    : a seeded hash of (vehicle, product, campaign seed); universal products
 --                        come from a seeded shortlist of var random_universal_pool products.
 -- var baseline_strategies names the strategies built (default: all three).
 {% set top_per_vehicle = var('baseline_candidates_per_vehicle') %}
@@ -22,6 +22,12 @@
     {% endif %}
 {% endfor %}
 with
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
 
 popularity as (
 
@@ -180,7 +186,7 @@ random_universal as (
 
     select sku from sendable_products
     where is_universal
-    order by {{ dbt.hash(dbt.concat(['sku', "'|'", "'" ~ var('random_seed') ~ "'"])) }}, sku
+    order by {{ dbt.hash(dbt.concat(['sku', "'|'", campaign_seed('as_of')])) }}, sku
     limit {{ var('random_universal_pool') }}
 
 ),
@@ -215,7 +221,7 @@ random_ranked as (
             partition by vehicle_id
             order by
                 {{ dbt.hash(dbt.concat([
-                    'vehicle_id', "'|'", 'sku', "'|'", "'" ~ var('random_seed') ~ "'"
+                    'vehicle_id', "'|'", 'sku', "'|'", campaign_seed('as_of')
                 ])) }},
                 sku
         ) as vehicle_rank

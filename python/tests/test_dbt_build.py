@@ -141,3 +141,27 @@ def test_implausible_prices_and_quantities_are_flagged_not_fatal(
     counts = dict(query(project, "select flag, flagged_rows from int_staging_rows_counted_by_flag "
                                  "where raw_table = 'products'"))
     assert counts["is_invalid_price"] >= 3 and counts["is_dirty"] >= counts["is_invalid_price"]
+
+
+def test_default_campaign_draws_what_its_id_passed_explicitly_draws(
+        xs_raw: Path, tmp_path: Path, query: Query) -> None:
+    """Without --campaign the random draw is seeded with the default campaign's id
+    ('recs-<cut-off>'), so it equals the draw of that id passed explicitly; another id differs."""
+    def random_draw(name: str, seed: str | None) -> list[tuple[Any, ...]]:
+        dbt_vars: dict[str, Any] = {"raw_dir": str(xs_raw)}
+        if seed is not None:
+            dbt_vars["random_seed"] = seed
+        project = DbtProject(duckdb_path=tmp_path / f"{name}.duckdb",
+                             target_path=tmp_path / f"target_{name}", dbt_vars=dbt_vars)
+        project.invoke(["build", "--select", "+fct_baseline_candidates",
+                        "--exclude-resource-type", "test", "unit_test"])
+        rows = query(project, "select customer_id, candidate_rank, sku from "
+                              "fct_baseline_candidates where strategy = 'random_eligible' "
+                              "order by customer_id, candidate_rank")
+        as_of = query(project, "select cast(as_of_date as varchar) from int_as_of_date")[0][0]
+        return [*rows, ("as_of", as_of)]
+
+    default = random_draw("default", None)
+    as_of = default[-1][1]
+    assert default and random_draw("explicit", f"recs-{as_of}") == default
+    assert random_draw("other", "spring-sale") != default

@@ -116,13 +116,6 @@ def check_campaign_id(campaign_id: str) -> str:
     return campaign_id
 
 
-def campaign_seed(campaign_id: str) -> int:
-    """The `random_seed` dbt var for a campaign: a new campaign draws new random items."""
-    import hashlib
-
-    return int.from_bytes(hashlib.sha256(campaign_id.encode()).digest()[:4], "big")
-
-
 @contextmanager
 def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -437,8 +430,8 @@ def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: 
         project.dbt_vars["assignment_log_dir"] = str(log_dir)
     if as_of is not None:
         project.dbt_vars["as_of"] = as_of.isoformat()
-    if campaign is not None:
-        project.dbt_vars["random_seed"] = campaign_seed(campaign)
+    if campaign is not None:  # else the models seed with the default campaign's id
+        project.dbt_vars["random_seed"] = campaign
     # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
     project.dbt_vars["baseline_strategies"] = _baseline_strategies(weights, options.treatment)
     timings: dict[str, float] = {}
