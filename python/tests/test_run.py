@@ -167,6 +167,44 @@ def test_a_second_run_stops_naming_the_run_holding_the_checkout(
 
 
 @pytest.mark.slow
+def test_two_runs_at_once_in_one_checkout_do_not_mix(xs_raw: Path, tmp_path: Path) -> None:
+    """Two runs on different data start together in one checkout (same DuckDB file, target and
+    log folder): one finishes with its own data's payloads, the other stops at once naming it."""
+    import subprocess
+    import sys
+
+    from vehicle_recs.synth import generate
+
+    other_raw = tmp_path / "raw_other"
+    generate("xs", 8, other_raw)
+    env = {**os.environ, "VEHICLE_RECS_DUCKDB_PATH": str(tmp_path / "shared.duckdb"),
+           "DBT_TARGET_PATH": str(tmp_path / "target"),
+           "VEHICLE_RECS_ASSIGNMENT_LOG": str(tmp_path / "log")}
+    raws = {"a": xs_raw, "b": other_raw}
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", "import sys; from vehicle_recs.cli import main; "
+             "sys.exit(main())", "run", "--raw", str(raw), "--out", str(tmp_path / name),
+             "--campaign", f"camp-{name}"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name, raw in raws.items()}
+    results = {name: (process.wait(timeout=600), process.communicate()[1])
+               for name, process in processes.items()}
+    codes = sorted(code for code, _ in results.values())
+    assert codes == [0, 2], results
+    winner = next(name for name, (code, _) in results.items() if code == 0)
+    loser = next(name for name in results if name != winner)
+    assert "another run is using" in results[loser][1]
+    assert not (tmp_path / loser).exists()
+    summary = json.loads((tmp_path / winner / "summary.json").read_text())
+    assert summary["campaign_id"] == f"camp-{winner}"
+    # every item fits a vehicle of its customer in the winner's own raw data
+    assert runner.fitment_violations(tmp_path / winner / "payloads.jsonl", raws[winner]) == 0
+    assert sorted(path.name for path in (tmp_path / "log").iterdir()) == [
+        f"camp-{winner}.parquet"]
+
+
+@pytest.mark.slow
 def test_ctrl_c_exits_130_with_one_line(xs_raw: Path, tmp_path: Path) -> None:
     import signal
     import subprocess

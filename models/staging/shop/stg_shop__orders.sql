@@ -20,7 +20,20 @@ renamed as (
         cast(ordered_at as {{ dbt.type_timestamp() }}) as ordered_at,
 
         -- quality flags
-        row_number() over (partition by order_id order by ordered_at, status) > 1 as is_duplicate,
+        -- copies of an order: the latest ordered_at is kept; on a tie, the status listed first
+        -- in var order_statuses (completed, cancelled, returned), never the alphabetical one
+        row_number() over (
+            partition by order_id
+            order by
+                ordered_at desc nulls last,
+                case status
+                    {%- for known in var('order_statuses') %}
+                        when '{{ known }}' then {{ loop.index }}
+                    {%- endfor %}
+                    else {{ var('order_statuses') | length + 1 }}
+                end,
+                status
+        ) > 1 as is_duplicate,
         coalesce(status not in ({{ quoted_list(var('order_statuses')) }}), true)
             as is_unknown_status,
         ordered_at is null as is_missing_timestamp,
