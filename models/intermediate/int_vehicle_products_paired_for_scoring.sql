@@ -1,8 +1,11 @@
+{{ config(materialized='table') }}
 -- The (vehicle, product) pairs worth scoring, one row each (never every pair).
 -- For each owned vehicle: products its own owners bought, plus the top products (by smoothed
 -- rate, var parent_candidates_per_group) of its make+model, its make and the whole catalog.
 -- Only active products outside gift cards that fit the vehicle (or are universal) are kept, so the
 -- per-vehicle ranking is not crowded out by products no customer could be sent.
+-- A table, not a view: its unique test and the smoothing model each recomputed the pairing (the
+-- test alone took 18.4 s at the l scale, 3.9 s at m).
 {% set top_per_group = var('parent_candidates_per_group') %}
 with
 
