@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -322,3 +323,47 @@ def test_final_model_rows_are_freed_before_arms_that_do_not_read_them() -> None:
         assert context.candidates.num_rows == 0
     finally:
         treatments._REGISTRY.pop("late_test")
+
+
+def _payload_run(tmp_path: Path) -> Any:
+    from vehicle_recs.runner import make_payloads
+    from vehicle_recs.selection import load_rules
+    from vehicle_recs.treatments import ArmWeights
+
+    context = ArmContext(campaign_id="c", as_of=date(2024, 3, 1),
+                         candidates=candidates_table(customers=20))
+    weights = ArmWeights.from_mapping({"personalized": 1}, "s")
+    return make_payloads(context, model_version="t", rules=load_rules(), weights=weights)
+
+
+def test_outputs_are_one_set_and_stale_staging_is_cleaned(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure between the renames leaves no summary.json (an unfinished run shows as one);
+    a staging folder left by a killed run is removed by the next run."""
+    import os
+
+    from vehicle_recs import runner
+
+    out = tmp_path / "out"
+    runner.write_outputs(_payload_run(tmp_path), out)
+    assert (out / "summary.json").exists()
+    stale = tmp_path / ".out.staging-killed"
+    stale.mkdir()
+    (stale / "payloads.jsonl").write_text("half")
+    real_replace = os.replace
+    moved: list[str] = []
+
+    def fail_after_two(src: Any, dst: Any) -> None:
+        if Path(dst).parent == out:  # a publishing rename (not an atomic write in staging)
+            if len(moved) == 2:
+                raise OSError("killed between renames")
+            moved.append(str(dst))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(runner.os, "replace", fail_after_two)
+    with pytest.raises(OSError, match="killed between renames"):
+        runner.write_outputs(_payload_run(tmp_path), out)
+    assert len(moved) == 2
+    assert not (out / "summary.json").exists()  # the set is visibly unfinished
+    assert not stale.exists()
+    assert not [p for p in tmp_path.iterdir() if ".staging-" in p.name]

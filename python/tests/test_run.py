@@ -151,6 +151,20 @@ def test_out_that_is_a_file_is_one_line_before_the_build(
 
 
 @pytest.mark.slow
+def test_unwritable_assignment_log_stops_before_the_build(
+        xs_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "log").write_text("a file where the log folder should be")
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(tmp_path / "xs.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(tmp_path / "log"))
+    code = main(["run", "--raw", str(xs_raw), "--out", str(tmp_path / "out")])
+    assert code == 2
+    assert "the assignment log folder" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "xs.duckdb").exists()
+
+
+@pytest.mark.slow
 def test_a_second_run_stops_naming_the_run_holding_the_checkout(
         xs_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
