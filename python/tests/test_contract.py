@@ -66,3 +66,21 @@ def test_empty_email_tables_pass(empty_raw: Path) -> None:
     for table in ("email_sends", "email_send_items", "email_events", "customer_vehicles"):
         pq.write_table(RAW_SCHEMAS[table].empty_table(), raw_path(empty_raw, table))
     check_raw_dir(empty_raw)
+
+
+def test_sources_yaml_declares_the_same_contract() -> None:
+    """The sources YAML documents every raw column with its type; it and RAW_SCHEMAS (which
+    the raw check and the generator use) must not drift apart."""
+    import yaml
+
+    names = {pa.string(): "string", pa.int64(): "int64", pa.bool_(): "boolean",
+             pa.float64(): "float64", pa.decimal128(12, 2): "numeric(12,2)",
+             pa.timestamp("us", tz="UTC"): "timestamp"}
+    root = Path(__file__).resolve().parents[2] / "models" / "staging"
+    declared: dict[str, list[tuple[str, str]]] = {}
+    for path in (root / "shop" / "_shop__sources.yml", root / "email" / "_email__sources.yml"):
+        for table in yaml.safe_load(path.read_text())["sources"][0]["tables"]:
+            declared[table["name"]] = [(column["name"], column["data_type"])
+                                       for column in table["columns"]]
+    assert declared == {table: [(field.name, names[field.type]) for field in schema]
+                        for table, schema in RAW_SCHEMAS.items()}

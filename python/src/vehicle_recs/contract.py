@@ -1,7 +1,9 @@
 """The raw-data contract: the ten tables, their columns and logical types.
 
-One place for it: the synthetic generator writes these schemas, the tests check generated
-tables against them, and the run command checks a raw folder against them before dbt starts.
+One place for it in Python: the synthetic generator writes these schemas, the tests check
+generated tables against them, and the run command checks a raw folder against them before dbt
+starts. The sources YAML (models/staging/*/_*__sources.yml) documents the same columns and types
+for analysts; a test keeps the two equal.
 """
 
 from __future__ import annotations
