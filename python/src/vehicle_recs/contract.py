@@ -97,14 +97,13 @@ REQUIRED_ROWS = ("vehicles", "products", "fitment", "customers", "orders", "orde
 
 # The logical type a raw column must have, checked loosely (any integer width, any timestamp
 # unit or time zone, money as decimal or float); values are dbt's job.
-_KINDS: dict[str, tuple[str, Callable[[pa.DataType], bool]]] = {
-    "string": ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
-    "int64": ("an integer", pa.types.is_integer),
-    "bool": ("a boolean", pa.types.is_boolean),
-    "double": ("a number", lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t)),
-    "decimal128(12, 2)": ("a number", lambda t: pa.types.is_floating(t)
-                          or pa.types.is_decimal(t)),
-    "timestamp[us, tz=UTC]": ("a timestamp", pa.types.is_timestamp),
+_KINDS: dict[pa.DataType, tuple[str, Callable[[pa.DataType], bool]]] = {
+    STRING: ("text", lambda t: pa.types.is_string(t) or pa.types.is_large_string(t)),
+    INT: ("an integer", pa.types.is_integer),
+    BOOL: ("a boolean", pa.types.is_boolean),
+    FLOAT: ("a number", lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t)),
+    NUMERIC: ("a number", lambda t: pa.types.is_floating(t) or pa.types.is_decimal(t)),
+    TIMESTAMP: ("a timestamp", pa.types.is_timestamp),
 }
 
 
@@ -131,7 +130,7 @@ def check_raw_dir(raw_dir: Path) -> None:
         if missing:
             raise RawDataError(f"raw table '{table}' is missing column(s): {', '.join(missing)}")
         for field in schema:
-            kind, accepts = _KINDS[str(field.type)]
+            kind, accepts = _KINDS[field.type]
             found = present.field(field.name).type
             if not accepts(found) and not pa.types.is_null(found):
                 raise RawDataError(f"raw table '{table}': column '{field.name}' must be {kind}, "

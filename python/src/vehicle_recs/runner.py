@@ -160,9 +160,8 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
             mine = assignments.filter(pc.equal(assignments["treatment"], arm_name))
             picked = select_items(arm.candidates(context, mine["customer_id"]), rules,
                                   mine["customer_id"])
+            # select_items kept this arm's customers only: every row finds its customer
             lookup = pc.index_in(picked["customer_id"], value_set=mine["customer_id"])
-            keep = pc.is_valid(lookup)  # an arm may rank other customers too
-            picked, lookup = picked.filter(keep), lookup.filter(keep)
             picked = picked.append_column("treatment", pc.take(mine["treatment"], lookup))
             picked = picked.append_column("propensity", pc.take(mine["propensity"], lookup))
             decisions = arm_decisions(arm)  # e.g. the bandit's strategy per customer
@@ -376,11 +375,8 @@ def write_outputs(run: PayloadRun, out_dir: Path, progress: Progress = lambda _:
 def _sha256(path: Path) -> str:
     import hashlib
 
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def check_writable_folder(folder: Path, option: str) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -253,21 +254,23 @@ class DuckDBEngine:
         self.path = path
         self.memory_limit = os.environ.get(READ_MEMORY_LIMIT_ENV, DEFAULT_READ_MEMORY_LIMIT)
 
-    def query(self, sql: str) -> pa.Table:
+    @contextmanager
+    def _connect(self) -> Iterator[Any]:
         import duckdb
 
         # DbtProject.invoke releases dbt-duckdb's handle, so a read-only connection is allowed.
         with duckdb.connect(str(self.path), read_only=True,
                             config={"memory_limit": self.memory_limit}) as con:
-            return con.sql(sql).to_arrow_table()
+            yield con
+
+    def query(self, sql: str) -> pa.Table:
+        with self._connect() as con:
+            table: pa.Table = con.sql(sql).to_arrow_table()
+            return table
 
     def query_batches(self, sql: str) -> Iterator[pa.RecordBatch]:
-        import duckdb
-
-        with duckdb.connect(str(self.path), read_only=True,
-                            config={"memory_limit": self.memory_limit}) as con:
-            reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
-            yield from reader
+        with self._connect() as con:
+            yield from con.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 
 class BigQueryEngine:
