@@ -27,8 +27,9 @@ GRID: dict[str, list[Any]] = {
     "breadth_weight": [0.0, 1.0],
     "price_weight": [0.0, 1.0],
 }
-# Models downstream of the scoring vars (the baselines do not depend on them).
-SELECT = ["int_purchases_attributed_to_vehicle+", "int_customer_replenishments_flagged_due+"]
+# The models between the clean purchases and the final model: everything the scoring vars touch
+# (the baselines and the reporting marts do not depend on them).
+SELECT = ["int_order_lines_filtered_to_completed+,+fct_recommendation_candidates"]
 EXCLUDE = ["fct_baseline_candidates", "int_vehicle_products_ranked_for_baselines", "reporting"]
 
 

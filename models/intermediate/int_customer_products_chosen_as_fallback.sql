@@ -1,7 +1,8 @@
 -- The documented fallback for opted-in customers without a vehicle, one row per (customer,
 -- product): the catalog's most-bought universal products (active, no gift cards, at most var
 -- max_apparel_candidates apparel), minus families the customer already bought. Score = share of
--- customers who bought the product in the look-back window.
+-- customers who bought the product in the look-back window * var purchase_horizon_days /
+-- var lookback_days: a purchase probability within the horizon, like the re-buys it competes with.
 {% set pool_size = var('candidates_per_customer') * 3 %}
 with
 
@@ -73,7 +74,8 @@ pool_ranked as (
         families.family_id,
         products.department,
         cast(popularity.buyer_count as {{ type_float64() }})
-        / customer_count.total_customers as score,
+        / customer_count.total_customers
+        * {{ var('purchase_horizon_days') }} / {{ var('lookback_days') }} as score,
         row_number() over (
             order by popularity.buyer_count desc, popularity.units_sold desc, popularity.sku asc
         ) as pool_rank,

@@ -4,9 +4,12 @@
 -- vehicle's opted-in owners (rank per vehicle first, then expand only those, so the
 -- per-customer stage stays small). Strategies are rows, not copies of this chain:
 --   vehicle_aware : this engine (int_vehicle_products_ranked, top var candidates_per_vehicle);
---                   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight, so a
---                   vehicle the customer once bought a part for (e.g. a friend's) ranks below the
---                   one they keep buying for (int_customer_vehicles_measured_for_activity);
+--                   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight
+--                           * order_rate ^ var order_rate_weight,
+--                   so a vehicle the customer once bought a part for (e.g. a friend's) ranks below
+--                   the one they keep buying for (int_customer_vehicles_measured_for_activity),
+--                   and a frequent buyer's new items weigh more against their re-buys
+--                   (int_customers_measured_for_habits);
 --   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
 --                   baseline_candidates_per_vehicle), their own score, no activity weighting;
 --                   random_eligible's score is a seeded draw of (customer, product, campaign
@@ -50,6 +53,12 @@ activities as (
 
 ),
 
+habits as (
+
+    select * from {{ ref('int_customers_measured_for_habits') }}
+
+),
+
 opted_in as (
 
     select customer_id from customers
@@ -89,11 +98,13 @@ owners as (
         activities.customer_id,
         activities.vehicle_id,
         activities.vehicle_activity as owner_activity,
+        habits.order_rate,
         -- a product can reach a customer through several vehicles only when they own several
         activities.vehicles_owned
 
     from activities
     inner join opted_in on activities.customer_id = opted_in.customer_id
+    inner join habits on activities.customer_id = habits.customer_id
 
 ),
 
@@ -107,9 +118,12 @@ with_activity as (
         vehicle_strategies.vehicle_score,
         owners.vehicles_owned,
         case
-            when vehicle_strategies.strategy = 'vehicle_aware' then owners.owner_activity
+            when vehicle_strategies.strategy = 'vehicle_aware'
+                then
+                    power(owners.owner_activity, {{ var('vehicle_activity_weight') }})
+                    * power(owners.order_rate, {{ var('order_rate_weight') }})
             else 1.0
-        end as vehicle_activity
+        end as customer_weight
 
     from owners
     inner join vehicle_strategies on owners.vehicle_id = vehicle_strategies.vehicle_id
@@ -127,7 +141,7 @@ scored as (
         case
             when strategy = 'random_eligible'
                 then {{ uniform_draw(['customer_id', 'sku', campaign_seed('as_of')]) }}
-            else vehicle_score * power(vehicle_activity, {{ var('vehicle_activity_weight') }})
+            else vehicle_score * customer_weight
         end as score
 
     from with_activity

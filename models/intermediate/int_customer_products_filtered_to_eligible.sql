@@ -2,8 +2,9 @@
 -- Eligibility, one row per (strategy, opted-in customer, vehicle, product) that may be sent,
 -- written once for every strategy:
 --   * the product is clean, active and not a gift card;
---   * the customer never bought any member of its variant family, unless it is a due re-buy of
---     a replenishable product (those come from int_customer_replenishments_flagged_due).
+--   * the customer never bought any member of its variant family, unless it is a re-buy of that
+--     exact SKU (int_customer_products_scored_for_rebuy: every product the customer bought,
+--     with the probability they buy it again within the horizon).
 -- Fit is settled upstream: every per-vehicle ranking keeps only products that fit the vehicle
 -- or are universal, and a re-buy keeps a vehicle of the customer's it fits (the guardrail test
 -- assert_candidates_fit_a_customer_vehicle checks the result).
@@ -11,8 +12,12 @@
 -- ranking (int_customer_products_ranked_by_strategy) keeps its best-scored vehicle and applies
 -- the apparel cap. No window function here: this model only filters and appends, so the widest
 -- relation of the build streams once, and the rows stay narrow (keys, score, department).
--- The engine's strategy (vehicle_aware) also gets the customer's due re-buys and, for customers
--- without a vehicle, the documented fallback (int_customer_products_chosen_as_fallback).
+-- The engine's strategy (vehicle_aware) also gets the customer's re-buys and, for customers
+-- without a vehicle, the documented fallback (int_customer_products_chosen_as_fallback); its
+-- new items are weighted by the customer's taste for their category:
+--   score *= category_taste ^ var category_taste_weight
+-- (int_customer_categories_measured_for_taste; a category the customer never bought gets
+-- int_customers_measured_for_habits.unbought_category_taste).
 with
 
 expanded as (
@@ -21,9 +26,21 @@ expanded as (
 
 ),
 
-replenishments as (
+rebuys as (
 
-    select * from {{ ref('int_customer_replenishments_flagged_due') }}
+    select * from {{ ref('int_customer_products_scored_for_rebuy') }}
+
+),
+
+tastes as (
+
+    select * from {{ ref('int_customer_categories_measured_for_taste') }}
+
+),
+
+habits as (
+
+    select * from {{ ref('int_customers_measured_for_habits') }}
 
 ),
 
@@ -74,6 +91,7 @@ sendable_products as (
     select
         products.sku,
         products.department,
+        products.category,
         products.is_universal,
         families.family_id
 
@@ -103,6 +121,7 @@ affinity_sendable as (
         expanded.sku,
         sendable_products.family_id,
         sendable_products.department,
+        sendable_products.category,
         expanded.score,
         expanded.vehicles_owned
 
@@ -126,36 +145,48 @@ affinity_not_bought as (
 affinity as (
 
     select
-        strategy,
-        customer_id,
-        vehicle_id,
-        sku,
-        department,
-        score,
-        vehicles_owned,
+        affinity_not_bought.strategy,
+        affinity_not_bought.customer_id,
+        affinity_not_bought.vehicle_id,
+        affinity_not_bought.sku,
+        affinity_not_bought.department,
+        case
+            when affinity_not_bought.strategy = 'vehicle_aware'
+                then affinity_not_bought.score * power(
+                    coalesce(tastes.category_taste, habits.unbought_category_taste, 1.0),
+                    {{ var('category_taste_weight') }}
+                )
+            else affinity_not_bought.score
+        end as score,
+        affinity_not_bought.vehicles_owned,
         false as is_replenishment,
         false as is_fallback,
         cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
 
     from affinity_not_bought
+    left join habits on affinity_not_bought.customer_id = habits.customer_id
+    left join tastes
+        on
+            affinity_not_bought.customer_id = tastes.customer_id
+            and affinity_not_bought.category = tastes.category
 
 ),
 
--- a due re-buy must still fit one of the customer's vehicles (or be universal: no vehicle)
+-- a re-buy must still fit one of the customer's vehicles (or be universal: no vehicle)
 replenishment_vehicles as (
 
     select
-        replenishments.customer_id,
-        replenishments.sku,
+        rebuys.customer_id,
+        rebuys.sku,
         min(fitment.vehicle_id) as vehicle_id
 
-    from replenishments
-    inner join owned on replenishments.customer_id = owned.customer_id
+    from rebuys
+    inner join owned on rebuys.customer_id = owned.customer_id
     inner join fitment
         on
-            replenishments.sku = fitment.sku
+            rebuys.sku = fitment.sku
             and owned.vehicle_id = fitment.vehicle_id
-    group by replenishments.customer_id, replenishments.sku
+    group by rebuys.customer_id, rebuys.sku
 
 ),
 
@@ -163,23 +194,23 @@ replenishment as (
 
     select
         'vehicle_aware' as strategy,
-        replenishments.customer_id,
+        rebuys.customer_id,
         replenishment_vehicles.vehicle_id,
-        replenishments.sku,
+        rebuys.sku,
         sendable_products.department,
-        replenishments.score,
+        rebuys.score,
         1 as vehicles_owned,
         true as is_replenishment,
         false as is_fallback,
-        replenishments.months_since_purchase
+        rebuys.months_since_purchase
 
-    from replenishments
-    inner join opted_in on replenishments.customer_id = opted_in.customer_id
-    inner join sendable_products on replenishments.sku = sendable_products.sku
+    from rebuys
+    inner join opted_in on rebuys.customer_id = opted_in.customer_id
+    inner join sendable_products on rebuys.sku = sendable_products.sku
     left join replenishment_vehicles
         on
-            replenishments.customer_id = replenishment_vehicles.customer_id
-            and replenishments.sku = replenishment_vehicles.sku
+            rebuys.customer_id = replenishment_vehicles.customer_id
+            and rebuys.sku = replenishment_vehicles.sku
     where
         sendable_products.is_universal
         or replenishment_vehicles.vehicle_id is not null

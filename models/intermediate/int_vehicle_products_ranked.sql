@@ -1,10 +1,16 @@
 {{ config(materialized='table') }}
 -- The score of each scored (vehicle, product) pair and its rank within the vehicle;
 -- only the top var candidates_per_vehicle (M) per vehicle are kept and expanded to owners later.
---   score = vehicle_rate
+-- The score is the probability that an owner buys the product within var purchase_horizon_days
+-- (H): the smoothed share of owners who bought it in the look-back window, spread over it,
+-- times the category's season for the coming H days:
+--   score = vehicle_rate * H / lookback_days
+--           * season_index ^ season_weight         (int_categories_measured_for_season)
 --           * lift ^ lift_weight
 --           * breadth_multiplier ^ breadth_weight  (seed breadth_tiers: narrower fits score higher)
 --           * price_multiplier ^ price_weight      (seed price_tiers: pricier tiers score higher)
+-- The last three weights are 0 by default (the backtest found they do not pay on top of the
+-- rest); ties then go to the part that fits fewer vehicles.
 with
 
 rates as (
@@ -22,6 +28,18 @@ breadth as (
 price_tiers as (
 
     select * from {{ ref('int_products_tiered_by_price') }}
+
+),
+
+products as (
+
+    select * from {{ ref('int_products_filtered_to_as_of') }}
+
+),
+
+seasons as (
+
+    select * from {{ ref('int_categories_measured_for_season') }}
 
 ),
 
@@ -45,7 +63,10 @@ scored as (
         breadth.fitment_breadth,
         breadth.breadth_tier,
         price_tiers.price_tier,
+        coalesce(seasons.season_index, 1.0) as season_index,
         rates.vehicle_rate
+        * {{ var('purchase_horizon_days') }} / {{ var('lookback_days') }}
+        * power(coalesce(seasons.season_index, 1.0), {{ var('season_weight') }})
         * power(rates.lift, {{ var('lift_weight') }})
         * power(breadth.breadth_multiplier, {{ var('breadth_weight') }})
         * power(price_tiers.price_multiplier, {{ var('price_weight') }}) as score
@@ -53,6 +74,8 @@ scored as (
     from rates
     inner join breadth on rates.sku = breadth.sku
     inner join price_tiers on rates.sku = price_tiers.sku
+    inner join products on rates.sku = products.sku
+    left join seasons on products.category = seasons.category
 
 ),
 
@@ -62,7 +85,7 @@ ranked as (
         *,
         row_number() over (
             partition by vehicle_id
-            order by score desc, sku asc
+            order by score desc, fitment_breadth asc, sku asc
         ) as vehicle_rank
 
     from scored

@@ -6,21 +6,23 @@
 --   vehicle_raw_counts : distinct attributed buyers among the vehicle's own owners, no smoothing;
 --   random_eligible    : a seeded hash of (vehicle, product, campaign seed); universal products
 --                        come from a seeded shortlist of var random_universal_pool products.
--- var baseline_strategies names the strategies built (default: all three).
+-- var baseline_strategies names the strategies built (default: all); strategy heuristic is
+-- ranked per customer by its own models (models/intermediate/heuristic), not here.
 {% set top_per_vehicle = var('baseline_candidates_per_vehicle') %}
 {% set ranked_by_strategy = {
     'popular_fitting': 'popular_ranked',
     'vehicle_raw_counts': 'raw_count_ranked',
     'random_eligible': 'random_ranked',
 } %}
-{% set baseline_strategies = var('baseline_strategies') %}
-{% for strategy in baseline_strategies %}
-    {% if strategy not in ranked_by_strategy %}
+{% set ranked_elsewhere = ['heuristic'] %}
+{% for strategy in var('baseline_strategies') %}
+    {% if strategy not in ranked_by_strategy and strategy not in ranked_elsewhere %}
         {{ exceptions.raise_compiler_error(
             "var baseline_strategies: unknown strategy '" ~ strategy ~ "'; known: "
-            ~ (ranked_by_strategy.keys() | list | join(', '))) }}
+            ~ ((ranked_by_strategy.keys() | list) + ranked_elsewhere) | join(', ')) }}
     {% endif %}
 {% endfor %}
+{% set baseline_strategies = var('baseline_strategies') | reject('in', ranked_elsewhere) | list %}
 with
 
 as_of as (

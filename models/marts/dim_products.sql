@@ -1,5 +1,5 @@
 -- One row per clean catalog product, with what the scoring knows about it: variant family,
--- fitment breadth and tier, price tier, catalog popularity and learned repurchase behaviour.
+-- fitment breadth and tier, price tier, catalog popularity and learned re-buy rhythm.
 with
 
 as_of as (
@@ -38,9 +38,34 @@ popularity as (
 
 ),
 
-repurchase as (
+rebuy_hazard as (
 
-    select * from {{ ref('int_products_measured_for_repurchase') }}
+    select * from {{ ref('int_products_measured_for_rebuy_hazard') }}
+
+),
+
+-- each product's re-buy rhythm in one row: the elapsed-time bin where a re-buy within the
+-- horizon is likeliest, and that probability
+rebuy_peaks as (
+
+    select
+        sku,
+        elapsed_bin_start as peak_rebuy_after_days,
+        rebuy_probability as peak_rebuy_probability
+
+    from (
+        select
+            sku,
+            elapsed_bin_start,
+            rebuy_probability,
+            row_number() over (
+                partition by sku
+                order by rebuy_probability desc, elapsed_bin_start asc
+            ) as peak_rank
+
+        from rebuy_hazard
+    ) as ranked_bins
+    where peak_rank = 1
 
 ),
 
@@ -72,13 +97,12 @@ final as (
         breadth.breadth_tier,
         price_tiers.price_tier,
         popularity.popularity_rank,
-        repurchase.repeat_share,
-        repurchase.typical_interval_days,
+        rebuy_peaks.peak_rebuy_probability,
+        rebuy_peaks.peak_rebuy_after_days,
         coalesce(popularity.buyer_count, 0) as buyer_count,
         coalesce(popularity.units_sold, 0) as units_sold,
         coalesce(popularity.revenue_usd, 0) as revenue_usd,
         coalesce(popularity.catalog_rate, 0) as catalog_rate,
-        coalesce(repurchase.is_replenishable, false) as is_replenishable,
         (select as_of.as_of_date from as_of) as as_of_date
 
     from clean_products
@@ -86,7 +110,7 @@ final as (
     inner join breadth on clean_products.sku = breadth.sku
     inner join price_tiers on clean_products.sku = price_tiers.sku
     left join popularity on clean_products.sku = popularity.sku
-    left join repurchase on clean_products.sku = repurchase.sku
+    left join rebuy_peaks on clean_products.sku = rebuy_peaks.sku
 
 )
 

@@ -3,14 +3,23 @@
 ) }}
 -- Baseline candidates, one row per (strategy, opted-in customer with a vehicle, candidate_rank):
 -- the top N (var candidates_per_customer) of each baseline strategy built (var
--- baseline_strategies), for the backtest and the random email arm. They come from the same
--- expansion, eligibility, apparel cap and ranking as the engine's candidates
--- (int_customer_products_ranked_by_strategy); only the per-vehicle ranking differs.
+-- baseline_strategies), for the backtest and the random email arm. popular_fitting,
+-- vehicle_raw_counts and random_eligible come from the same expansion, eligibility, apparel cap
+-- and ranking as the engine's candidates (int_customer_products_ranked_by_strategy); only the
+-- per-vehicle ranking differs. heuristic (a purchase probability from customer rates and a
+-- re-buy hazard) is ranked per customer by its own models (models/intermediate/heuristic),
+-- empty when it is not in var baseline_strategies.
 with
 
 ranked as (
 
     select * from {{ ref('int_customer_products_ranked_by_strategy') }}
+
+),
+
+heuristic as (
+
+    select * from {{ ref('int_heuristic_customer_products_ranked') }}
 
 ),
 
@@ -22,8 +31,28 @@ families as (
 
 baselines as (
 
-    select * from ranked
+    select
+        strategy,
+        customer_id,
+        candidate_rank,
+        sku,
+        vehicle_id,
+        score
+
+    from ranked
     where strategy != 'vehicle_aware'
+
+    union all
+
+    select
+        strategy,
+        customer_id,
+        candidate_rank,
+        sku,
+        vehicle_id,
+        score
+
+    from heuristic
 
 ),
 

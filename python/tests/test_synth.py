@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from click.testing import CliRunner
 
 from vehicle_recs import synth
+from vehicle_recs.cli import cli
 from vehicle_recs.contract import ORDER_STATUSES, PRIMARY_KEYS, RAW_SCHEMAS, raw_path
+from vehicle_recs.synth import _config as synth_config
 
 S_SEED = 11
 DUPLICATED = {"products": "products.duplicate_sku", "customers": "customers.duplicate_id",
@@ -57,6 +61,33 @@ def s_con(s_raw: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     con = connect(s_raw)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="module")
+def s_variant(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Callable[..., tuple[Path, duckdb.DuckDBPyConnection]]]:
+    """s data (seed S_SEED) with some knobs set, each variant generated once (~1-3 s)."""
+    made: dict[tuple[tuple[str, float], ...], tuple[Path, duckdb.DuckDBPyConnection]] = {}
+
+    def variant(**knobs: float) -> tuple[Path, duckdb.DuckDBPyConnection]:
+        key = tuple(sorted(knobs.items()))
+        if key not in made:
+            raw_dir = tmp_path_factory.mktemp("raw_s_" + "_".join(f"{k}{v:g}" for k, v in key))
+            synth.generate("s", S_SEED, raw_dir, **knobs)
+            made[key] = (raw_dir, connect(raw_dir))
+        return made[key]
+
+    yield variant
+    for _, con in made.values():
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def s_flat(s_variant: Callable[..., tuple[Path, duckdb.DuckDBPyConnection]]
+           ) -> tuple[Path, duckdb.DuckDBPyConnection]:
+    """s data with every structure knob at 0: no taste, no re-buy cycles, no seasonality."""
+    return s_variant(taste=0.0, rebuy=0.0, season=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -389,3 +420,165 @@ def test_sends_show_six_distinct_items(xs_con: duckdb.DuckDBPyConnection) -> Non
         where e.event_type = 'click' and e.send_id in (select send_id from email_sends)
             and not exists (select 1 from email_send_items as i
                             where i.send_id = e.send_id and i.sku = e.sku)""") == 0
+
+
+# --- structure knobs: taste, re-buy cycles, seasonality (at s) ----------------------------------
+# Each structure is measured on the default data (knobs on) and on the flat data (all knobs 0).
+
+def test_knobs_are_recorded_and_change_only_the_purchases(
+    s_raw: Path, s_flat: tuple[Path, duckdb.DuckDBPyConnection]
+) -> None:
+    flat_raw, _ = s_flat
+    defaults = {"taste": synth_config.DEFAULT_TASTE, "rebuy": synth_config.DEFAULT_REBUY,
+                "season": synth_config.DEFAULT_SEASON}
+    assert synth.read_manifest(s_raw)["knobs"] == defaults
+    flat = synth.read_manifest(flat_raw)
+    assert flat["knobs"] == {"taste": 0.0, "rebuy": 0.0, "season": 0.0}
+    truth = flat["ground_truth"]
+    assert truth["taste"]["share_of_fitted_lines"] == 0.0
+    assert {noun["effective_probability"] for noun in truth["rebuy"]["nouns"].values()} == {0.0}
+    assert {m for months in truth["season"]["multiplier"].values() for m in months} == {1.0}
+    for table in ("vehicles", "products", "fitment", "customers", "customer_vehicles",
+                  "email_sends", "email_send_items"):
+        assert raw_path(flat_raw, table).read_bytes() == raw_path(s_raw, table).read_bytes(), table
+    assert raw_path(flat_raw, "order_lines").read_bytes() != raw_path(s_raw, "order_lines"
+                                                                        ).read_bytes()
+
+
+def test_knobs_out_of_range_are_one_clear_error(tmp_path: Path) -> None:
+    for knobs, message in (({"taste": 1.5}, "taste is a share"), ({"rebuy": -1.0}, "rebuy"),
+                           ({"season": math.nan}, "season")):
+        with pytest.raises(ValueError, match=message):
+            synth.generate("xs", 1, tmp_path, **knobs)
+    assert not list(tmp_path.iterdir())  # checked before anything is written
+
+
+def test_cli_passes_the_knobs_to_the_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "raw"
+    result = CliRunner().invoke(cli, ["synth", "--scale", "xs", "--seed", "3", "--out", str(out),
+                                      "--taste", "0.1", "--rebuy", "0", "--season", "1.5"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / synth.MANIFEST_NAME).read_text())
+    assert manifest["knobs"] == {"taste": 0.1, "rebuy": 0.0, "season": 1.5}
+    assert manifest["ground_truth"]["season"]["strength"] == 1.5
+    result = CliRunner().invoke(cli, ["synth", "--out", str(out), "--taste", "1.5"])
+    assert result.exit_code != 0 and "--taste" in result.output
+
+
+def top_category_share(con: duckdb.DuckDBPyConnection) -> float:
+    """Mean share of a customer's distinct hard-parts SKUs in their top category (6+ SKUs)."""
+    return one(con, """
+        with bought as (select distinct customer_id, sku, category from sales
+                        where department = 'hard_parts'),
+        per_category as (select customer_id, category, count(*) as skus
+                         from bought group by customer_id, category),
+        per_customer as (select customer_id, max(skus) as top, sum(skus) as total
+                         from per_category group by customer_id having sum(skus) >= 6)
+        select avg(top / total) from per_customer""")
+
+
+def test_taste_concentrates_customers_on_their_favourite_categories(
+    s_con: duckdb.DuckDBPyConnection, s_flat: tuple[Path, duckdb.DuckDBPyConnection],
+    s_variant: Callable[..., tuple[Path, duckdb.DuckDBPyConnection]],
+) -> None:
+    """Higher taste, more of a customer's parts in one category (the vehicle alone gives ~0.24)."""
+    none = top_category_share(s_flat[1])
+    default = top_category_share(s_con)  # taste 0.35
+    strong = top_category_share(s_variant(taste=0.9)[1])
+    assert none + 0.02 < default < strong - 0.1, (none, default, strong)
+
+
+def repeat_shares(con: duckdb.DuckDBPyConnection, consumable: list[str]) -> tuple[float, float]:
+    """Shares of (customer, SKU) hard-parts pairs bought twice 30+ days apart: (consumable
+    categories, the other hard-parts categories = the background)."""
+    categories = ", ".join(f"'{c}'" for c in consumable)
+    rows = dict(con.execute(f"""
+        with pairs as (
+            select customer_id, sku, category in ({categories}) as consumable,
+                   date_diff('day', min(ordered_at), max(ordered_at)) as span
+            from sales where department = 'hard_parts' group by customer_id, sku, category
+        )
+        select consumable, avg(cast(span >= 30 as double)) from pairs group by consumable
+        """).fetchall())
+    return float(rows[True]), float(rows[False])
+
+
+def test_rebuy_cycles_repeat_consumables_and_zero_switches_them_off(
+    s_raw: Path, s_con: duckdb.DuckDBPyConnection,
+    s_flat: tuple[Path, duckdb.DuckDBPyConnection],
+) -> None:
+    consumable = synth.read_manifest(s_raw)["ground_truth"]["consumable_categories"]
+    assert set(consumable) == {"ignition", "brakes", "filters", "fluids", "gaskets"}
+    on, background = repeat_shares(s_con, consumable)
+    off, background_off = repeat_shares(s_flat[1], consumable)
+    assert on > 3 * background, (on, background)  # measured ~0.14 vs ~0.025
+    assert off < 1.5 * background_off, (off, background_off)  # background level
+    assert off < on / 3
+
+
+def test_rebuy_gaps_follow_each_products_cycle(
+    s_raw: Path, s_con: duckdb.DuckDBPyConnection
+) -> None:
+    """Median days between purchases of one SKU by one customer, per consumable noun: oil every
+    ~3.5 months, brake pads and spark plugs every ~12 (long cycles are cut by the window)."""
+    nouns = synth.read_manifest(s_raw)["ground_truth"]["rebuy"]["nouns"]
+    checked = 0
+    for noun, truth in nouns.items():
+        gaps, median = s_con.execute(f"""
+            with buys as (
+                select distinct customer_id, sku, ordered_at from sales
+                where sku in (select sku from products_1 where name like '%{noun}%')
+            ),
+            gaps as (
+                select date_diff('day', lag(ordered_at) over (
+                    partition by customer_id, sku order by ordered_at), ordered_at) as gap
+                from buys
+            )
+            select count(gap), median(gap) from gaps""").fetchone() or (0, None)
+        if truth["months"] <= 12 and gaps >= 100:
+            cycle = truth["months"] * synth_config.DAYS_PER_MONTH
+            assert 0.8 * cycle < median < 1.2 * cycle, (noun, cycle, median)
+            checked += 1
+    assert checked >= 8
+
+
+def category_share(con: duckdb.DuckDBPyConnection, categories: tuple[str, ...],
+                   month: int) -> float:
+    """Share of the hard-parts lines ordered in a calendar month that are in `categories`."""
+    names = ", ".join(f"'{c}'" for c in categories)
+    return one(con, f"""
+        select avg(cast(category in ({names}) as double)) from sales
+        where department = 'hard_parts' and month(ordered_at) = {month}""")
+
+
+def test_season_moves_the_category_mix_with_the_month(
+    s_con: duckdb.DuckDBPyConnection, s_flat: tuple[Path, duckdb.DuckDBPyConnection]
+) -> None:
+    flat = s_flat[1]
+    winter = ("interior", "engine", "drivetrain")
+
+    def ratio(con: duckdb.DuckDBPyConnection, categories: tuple[str, ...], peak: int,
+              trough: int) -> float:
+        return category_share(con, categories, peak) / category_share(con, categories, trough)
+
+    # ~300 cooling lines a month: a ratio's noise is ~10%
+    assert ratio(s_con, ("cooling",), 7, 1) > 2.0  # 1.48 / 0.52 at season 0.5, measured ~3
+    assert ratio(s_con, winter, 1, 7) > 1.4
+    assert 0.8 < ratio(flat, ("cooling",), 7, 1) < 1.25
+    assert 0.9 < ratio(flat, winter, 1, 7) < 1.1
+
+    # order dates keep their distribution; apparel stays flat over the months
+    def july_to_january(con: duckdb.DuckDBPyConnection) -> float:
+        return one(con, """select count(*) filter (where month(ordered_at) = 7)
+                                  / count(*) filter (where month(ordered_at) = 1)
+                           from (select distinct order_id, ordered_at from sales)""")
+
+    assert july_to_january(s_con) == pytest.approx(july_to_january(flat), rel=0.03)
+    apparel = s_con.execute("""
+        select month(ordered_at), avg(cast(has_apparel as double)) from (
+            select order_id, ordered_at, max(department = 'apparel') as has_apparel
+            from sales group by order_id, ordered_at)
+        group by 1""").fetchall()
+    assert len(apparel) == 12
+    for month, share in apparel:
+        assert abs(share - synth.APPAREL_ORDER_SHARE) < 0.012, month

@@ -9,7 +9,13 @@ them. All metric arithmetic runs in DuckDB SQL.
 Population: opted-in customers who own a vehicle as of D (the customers the vehicle-aware engine
 is for; customers without a vehicle get the engine's fallback, which the baselines do not have).
 Metrics are computed over the population's purchase lines in the horizon; the per-customer ones
-(hit rate, precision, recall, NDCG) over population customers with at least one such line.
+(hit rate, precision, recall, NDCG) over population customers with at least one such line. The
+match is split between re-buy lines (the customer bought the SKU before D) and new-item lines.
+
+Calibration: for the strategies whose score is a purchase probability within the horizon
+(PROBABILITY_STRATEGIES), every candidate of a population customer (all ranks, not only the top
+K) is compared with what happened (did the customer buy that SKU in the horizon), by decile of
+the predicted probability, separately for re-buy candidates and new items.
 """
 
 from __future__ import annotations
@@ -30,22 +36,31 @@ import pandas as pd
 from vehicle_recs.project import DbtProject
 
 ENGINE = "vehicle_aware"
-STRATEGIES = ("popular_fitting", "vehicle_raw_counts", ENGINE, "random_eligible")
+STRATEGIES = ("popular_fitting", "vehicle_raw_counts", "heuristic", ENGINE, "random_eligible")
 STRATEGY_LABELS = {
     "popular_fitting": "(a) popular fitting (old engine)",
     "vehicle_raw_counts": "(b) per-vehicle raw counts",
+    "heuristic": "(e) heuristic: customer rates + re-buy hazard",
     ENGINE: "(c) vehicle-aware (this engine)",
     "random_eligible": "(d) random eligible",
 }
+# Strategies whose score is P(the customer buys the item within the horizon): calibrated.
+PROBABILITY_STRATEGIES = ("heuristic", ENGINE)
+# Match rate of every strategy relative to each of these (match_rate_vs_<name> columns).
+REFERENCE_STRATEGIES = ("popular_fitting", "vehicle_raw_counts", "heuristic")
 METRICS = ("match_rate", "revenue_match_rate", "customer_hit_rate", "precision_at_k",
            "recall_at_k", "ndcg_at_k", "catalog_coverage")
+# The match split: purchase lines of SKUs the customer bought before as_of, and the rest.
+SPLIT_METRICS = ("rebuy_match_rate", "new_item_match_rate")
+SPLIT_COUNTS = ("rebuy_lines", "rebuy_matched_lines", "new_item_lines", "new_item_matched_lines")
+CALIBRATION_DECILES = 10
 # selectors.yml: fct_recommendation_candidates, fct_baseline_candidates and their parents.
 BACKTEST_SELECTOR = "backtest"
 
 
 @dataclass
 class BacktestResult:
-    """Metrics per strategy (one row each) plus what produced them."""
+    """Metrics per strategy (one row each), their calibration, plus what produced them."""
 
     metrics: pd.DataFrame
     as_of: date
@@ -54,6 +69,8 @@ class BacktestResult:
     raw_dir: Path
     dbt_vars: dict[str, Any] = field(default_factory=dict)
     population: dict[str, int] = field(default_factory=dict)
+    # One row per (strategy, candidate_type, decile) of PROBABILITY_STRATEGIES (compute_calibration)
+    calibration: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_records(self) -> list[dict[str, Any]]:
         records = [{str(key): value for key, value in record.items()}
@@ -79,10 +96,11 @@ def build_as_of(raw_dir: Path, as_of: date, work_dir: Path,
     return project
 
 
-def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
+def _outcome_ctes(as_of: date, horizon_days: int) -> str:
+    """CTEs shared by the metrics and the calibration: the population, its purchase lines in
+    [D, D + horizon) (is_rebuy: the customer bought the SKU before D), and its SKUs bought."""
     end = as_of + timedelta(days=horizon_days)
     return f"""
-    with
     population as (
         select distinct owned.customer_id
         from int_customer_vehicles_owned as owned
@@ -90,6 +108,41 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
             on owned.customer_id = customers.customer_id
         where not customers.is_dirty and customers.is_email_opt_in
     ),
+    prior_skus as (
+        select distinct orders.customer_id, lines.sku
+        from stg_shop__order_lines as lines
+        inner join stg_shop__orders as orders on lines.order_id = orders.order_id
+        inner join population on orders.customer_id = population.customer_id
+        where not lines.is_dirty and not orders.is_dirty
+            and orders.order_status = 'completed'
+            and orders.ordered_at < timestamp '{as_of.isoformat()}'
+    ),
+    purchases as (
+        select
+            orders.customer_id,
+            lines.sku,
+            lines.quantity * lines.unit_price_usd as revenue_usd,
+            prior_skus.sku is not null as is_rebuy
+        from stg_shop__order_lines as lines
+        inner join stg_shop__orders as orders on lines.order_id = orders.order_id
+        inner join stg_shop__products as products on lines.sku = products.sku
+        inner join population on orders.customer_id = population.customer_id
+        left join prior_skus
+            on orders.customer_id = prior_skus.customer_id and lines.sku = prior_skus.sku
+        where not lines.is_dirty and not orders.is_dirty and not products.is_dirty
+            and orders.order_status = 'completed'
+            and orders.ordered_at >= timestamp '{as_of.isoformat()}'
+            and orders.ordered_at < timestamp '{end.isoformat()}'
+    ),
+    purchased_skus as (
+        select customer_id, sku from purchases group by customer_id, sku
+    )"""
+
+
+def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
+    return f"""
+    with
+    {_outcome_ctes(as_of, horizon_days)},
     recommendations as (
         select '{ENGINE}' as strategy, customer_id, sku, candidate_rank
         from fct_recommendation_candidates
@@ -107,23 +160,6 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
     strategies as (
         select unnest([{", ".join(f"'{name}'" for name in STRATEGIES)}]) as strategy
     ),
-    purchases as (
-        select
-            orders.customer_id,
-            lines.sku,
-            lines.quantity * lines.unit_price_usd as revenue_usd
-        from stg_shop__order_lines as lines
-        inner join stg_shop__orders as orders on lines.order_id = orders.order_id
-        inner join stg_shop__products as products on lines.sku = products.sku
-        inner join population on orders.customer_id = population.customer_id
-        where not lines.is_dirty and not orders.is_dirty and not products.is_dirty
-            and orders.order_status = 'completed'
-            and orders.ordered_at >= timestamp '{as_of.isoformat()}'
-            and orders.ordered_at < timestamp '{end.isoformat()}'
-    ),
-    purchased_skus as (
-        select customer_id, sku from purchases group by customer_id, sku
-    ),
     buyers as (
         select customer_id, count(*) as purchased_sku_count
         from purchased_skus group by customer_id
@@ -135,7 +171,13 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
             count(recs.sku) as matched_lines,
             sum(purchases.revenue_usd) as revenue_usd,
             sum(case when recs.sku is not null then purchases.revenue_usd else 0 end)
-                as matched_revenue_usd
+                as matched_revenue_usd,
+            count(case when purchases.is_rebuy then 1 end) as rebuy_lines,
+            count(case when purchases.is_rebuy and recs.sku is not null then 1 end)
+                as rebuy_matched_lines,
+            count(case when not purchases.is_rebuy then 1 end) as new_item_lines,
+            count(case when not purchases.is_rebuy and recs.sku is not null then 1 end)
+                as new_item_matched_lines
         from strategies
         cross join purchases
         left join population_recommendations as recs
@@ -209,8 +251,16 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
         customer_metrics.recall_at_k,
         customer_metrics.ndcg_at_k,
         coverage.recommended_skus * 1.0 / sendable.sendable_products as catalog_coverage,
+        line_matches.rebuy_matched_lines * 1.0 / nullif(line_matches.rebuy_lines, 0)
+            as rebuy_match_rate,
+        line_matches.new_item_matched_lines * 1.0 / nullif(line_matches.new_item_lines, 0)
+            as new_item_match_rate,
         line_matches.purchase_lines,
         line_matches.matched_lines,
+        line_matches.rebuy_lines,
+        line_matches.rebuy_matched_lines,
+        line_matches.new_item_lines,
+        line_matches.new_item_matched_lines,
         cast(line_matches.revenue_usd as double) as revenue_usd,
         cast(line_matches.matched_revenue_usd as double) as matched_revenue_usd,
         customer_metrics.buyers,
@@ -241,7 +291,7 @@ def compute_metrics(duckdb_path: Path, as_of: date, horizon_days: int = 60,
     frame = frame.sort_values("strategy", key=lambda column: column.map(order))
     frame = frame.reset_index(drop=True)
     frame.insert(1, "label", frame["strategy"].map(STRATEGY_LABELS))
-    for baseline in ("popular_fitting", "vehicle_raw_counts"):
+    for baseline in REFERENCE_STRATEGIES:
         base = frame.loc[frame["strategy"] == baseline, "match_rate"]
         base_value = float(base.iloc[0]) if len(base) and base.iloc[0] else float("nan")
         frame[f"match_rate_vs_{baseline}"] = frame["match_rate"] / base_value
@@ -251,6 +301,77 @@ def compute_metrics(duckdb_path: Path, as_of: date, horizon_days: int = 60,
         "purchase_lines_in_horizon": int(frame["purchase_lines"].max() or 0),
     }
     return frame, population
+
+
+def _calibration_sql(as_of: date, horizon_days: int) -> str:
+    baselines = [name for name in PROBABILITY_STRATEGIES if name != ENGINE]
+    sources = []
+    if ENGINE in PROBABILITY_STRATEGIES:
+        sources.append(f"select '{ENGINE}' as strategy, customer_id, sku, score "
+                       "from fct_recommendation_candidates")
+    if baselines:
+        names = ", ".join(f"'{name}'" for name in baselines)
+        sources.append("select strategy, customer_id, sku, score from fct_baseline_candidates "
+                       f"where strategy in ({names})")
+    return f"""
+    with
+    {_outcome_ctes(as_of, horizon_days)},
+    candidates as (
+        {" union all ".join(sources)}
+    ),
+    labelled as (
+        select
+            candidates.strategy,
+            candidates.customer_id,
+            candidates.sku,
+            case when prior_skus.sku is not null then 'rebuy' else 'new_item' end
+                as candidate_type,
+            cast(candidates.score as double) as predicted,
+            case when purchased_skus.sku is not null then 1.0 else 0.0 end as observed
+        from candidates
+        inner join population on candidates.customer_id = population.customer_id
+        left join prior_skus
+            on candidates.customer_id = prior_skus.customer_id
+            and candidates.sku = prior_skus.sku
+        left join purchased_skus
+            on candidates.customer_id = purchased_skus.customer_id
+            and candidates.sku = purchased_skus.sku
+    ),
+    deciled as (
+        select
+            *,
+            ntile({CALIBRATION_DECILES}) over (
+                partition by strategy, candidate_type
+                order by predicted, customer_id, sku
+            ) as decile
+        from labelled
+    )
+    select
+        strategy,
+        candidate_type,
+        decile,
+        count(*) as candidates,
+        avg(predicted) as mean_predicted,
+        avg(observed) as observed_share
+    from deciled
+    group by grouping sets ((strategy, candidate_type, decile), (strategy, candidate_type))
+    """
+
+
+def compute_calibration(duckdb_path: Path, as_of: date, horizon_days: int = 60) -> pd.DataFrame:
+    """Predicted vs observed per (strategy of PROBABILITY_STRATEGIES, candidate_type, decile of
+    the score; 1 = the lowest), over every candidate of the population; decile null = all."""
+    with duckdb.connect(str(duckdb_path), read_only=True) as con:
+        frame = con.execute(_calibration_sql(as_of, horizon_days)).df()
+    order = {name: position for position, name in enumerate(PROBABILITY_STRATEGIES)}
+    frame = frame.assign(
+        _strategy=frame["strategy"].map(order),
+        _type=frame["candidate_type"].map({"rebuy": 0, "new_item": 1}),
+        _decile=frame["decile"].fillna(CALIBRATION_DECILES + 1),
+    ).sort_values(["_strategy", "_type", "_decile"])
+    frame = frame.drop(columns=["_strategy", "_type", "_decile"]).reset_index(drop=True)
+    frame["decile"] = frame["decile"].astype("Int64")
+    return frame
 
 
 def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
@@ -272,11 +393,13 @@ def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
             progress("computing metrics")
         assert project.duckdb_path is not None
         metrics, population = compute_metrics(project.duckdb_path, as_of, horizon_days, k)
+        calibration = compute_calibration(project.duckdb_path, as_of, horizon_days)
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
     return BacktestResult(metrics=metrics, as_of=as_of, horizon_days=horizon_days, k=k,
-                          raw_dir=raw_dir, dbt_vars=dict(dbt_vars or {}), population=population)
+                          raw_dir=raw_dir, dbt_vars=dict(dbt_vars or {}), population=population,
+                          calibration=calibration)
 
 
 def write_result(result: BacktestResult, out: Path) -> Path:
@@ -293,7 +416,9 @@ def write_result(result: BacktestResult, out: Path) -> Path:
         payload = {"as_of": result.as_of.isoformat(), "horizon_days": result.horizon_days,
                    "k": result.k, "raw_dir": str(result.raw_dir), "dbt_vars": result.dbt_vars,
                    "population": result.population,
-                   "metrics": result.metrics.to_dict(orient="records")}
+                   "metrics": result.metrics.to_dict(orient="records"),
+                   "calibration": result.calibration.astype(object).where(
+                       result.calibration.notna(), None).to_dict(orient="records")}
         tmp.write_text(json.dumps(payload, indent=2, default=str))
     else:
         raise ValueError(f"--out must end in .csv, .parquet or .json: {out}")
@@ -301,17 +426,21 @@ def write_result(result: BacktestResult, out: Path) -> Path:
     return out
 
 
-TABLE_ROWS = (*METRICS, "match_rate_vs_popular_fitting", "match_rate_vs_vehicle_raw_counts")
+TABLE_ROWS = (*METRICS, *SPLIT_METRICS, *SPLIT_COUNTS,
+              *(f"match_rate_vs_{name}" for name in REFERENCE_STRATEGIES))
 
 
 def _cell(rows: pd.DataFrame, strategy: str, metric: str) -> str:
-    """One formatted metric: ratios as 1.23x, rates with four decimals, '-' when missing."""
-    if strategy not in rows.index:
+    """One formatted metric: ratios as 1.23x, counts with separators, rates with four decimals,
+    '-' when missing."""
+    if strategy not in rows.index or metric not in rows.columns:
         return "-"
     raw: Any = rows.loc[strategy, metric]
     value = math.nan if raw is None or pd.isna(raw) else float(raw)
     if math.isnan(value):
         return "-"
+    if metric in SPLIT_COUNTS:
+        return f"{value:,.0f}"
     return f"{value:.2f}x" if metric.startswith("match_rate_vs") else f"{value:.4f}"
 
 
@@ -342,4 +471,52 @@ def markdown_table(result: BacktestResult) -> str:
     for metric in TABLE_ROWS:
         cells = [_cell(rows, strategy, metric) for strategy in STRATEGIES]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _calibration_rows(result: BacktestResult) -> tuple[list[str], list[list[str]]]:
+    """The calibration as text: one column per (strategy, candidate type), one row per decile
+    plus 'all'; a cell is 'mean predicted / observed share (candidates)'."""
+    frame = result.calibration
+    if frame.empty:
+        return [], []
+    keys = list(dict.fromkeys(zip(frame["strategy"], frame["candidate_type"], strict=True)))
+    header = [f"{strategy} {kind.replace('_', '-')}" for strategy, kind in keys]
+    cells: dict[tuple[str, str, str], str] = {}
+    for row in frame.to_dict(orient="records"):
+        decile = "all" if pd.isna(row["decile"]) else str(int(row["decile"]))
+        cells[(str(row["strategy"]), str(row["candidate_type"]), decile)] = (
+            f"{float(row['mean_predicted']):.4f} / {float(row['observed_share']):.4f} "
+            f"({int(row['candidates']):,})")
+    labels = [str(decile) for decile in range(1, CALIBRATION_DECILES + 1)] + ["all"]
+    rows = [[label, *(cells.get((strategy, kind, label), "-") for strategy, kind in keys)]
+            for label in labels]
+    return header, rows
+
+
+def render_calibration(result: BacktestResult) -> Any:
+    """A rich table of the calibration, or None when no strategy has a probability score."""
+    from rich.table import Table
+
+    header, rows = _calibration_rows(result)
+    if not header:
+        return None
+    table = Table(title=(f"Calibration: predicted P(buy within {result.horizon_days} days) vs "
+                         "observed share, all candidates, by decile of predicted (1 = lowest); "
+                         "cell = mean predicted / observed (candidates)"))
+    table.add_column("decile")
+    for name in header:
+        table.add_column(name, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def markdown_calibration(result: BacktestResult) -> str:
+    """The calibration table as GitHub markdown ('' when there is none)."""
+    header, rows = _calibration_rows(result)
+    if not header:
+        return ""
+    lines = ["| decile | " + " | ".join(header) + " |", "|---|" + "---:|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)

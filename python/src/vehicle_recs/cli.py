@@ -32,6 +32,7 @@ from vehicle_recs.project import (
     display_path,
     progress_hook,
 )
+from vehicle_recs.synth import _config as synth_config
 
 console = Console(stderr=True)
 
@@ -146,12 +147,27 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @click.option("--seed", type=int, default=7, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <table>.parquet files.")
-def synth(scale: str, seed: int, out_dir: Path) -> None:
-    """Write synthetic raw tables for a scale and seed."""
+@click.option("--taste", type=click.FloatRange(0, 1), default=synth_config.DEFAULT_TASTE,
+              show_default=True,
+              help="Share of each customer's vehicle-fitted lines drawn within their 1-3 "
+                   "favourite hard-parts categories (persistent taste); 0 = no taste.")
+@click.option("--rebuy", type=click.FloatRange(min=0), default=synth_config.DEFAULT_REBUY,
+              show_default=True,
+              help="Multiplier of every consumable SKU's re-buy probability per cycle (capped "
+                   "at 0.95); 0 = nobody re-buys a SKU on its cycle.")
+@click.option("--season", type=click.FloatRange(min=0), default=synth_config.DEFAULT_SEASON,
+              show_default=True,
+              help="Strength of month-of-year seasonality of hard-parts categories: a "
+                   "category's weight in a month is 1 + SEASON x its profile (-1..1); "
+                   "0 = no seasonality.")
+def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
+          season: float) -> None:
+    """Write synthetic raw tables for a scale, seed and structure knobs (see the manifest)."""
     from vehicle_recs import synth as generator
 
     with _status(f"synth {scale} seed {seed}") as progress:
-        counts = generator.generate(scale, seed, out_dir, progress=progress)
+        counts = generator.generate(scale, seed, out_dir, progress=progress, taste=taste,
+                                    rebuy=rebuy, season=season)
     for table, rows in counts.items():
         click.echo(f"{table:<18} {rows:>12,}")
 
@@ -253,7 +269,9 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
               help="Override a dbt var for this run (repeatable), e.g. --var lift_weight=0.5.")
 def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
              work_dir: Path | None, dbt_var: tuple[str, ...]) -> None:
-    """Match-rate backtest of this engine against the old engine, raw counts and random."""
+    """Match-rate backtest of this engine against the old engine, raw counts, a heuristic and
+    random: the match split into re-buy and new-item lines, and the calibration of the scores
+    that are purchase probabilities."""
     import json
 
     from vehicle_recs import backtest as backtesting
@@ -271,8 +289,12 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
     with _dbt_step("backtest") as progress:
         result = backtesting.run_backtest(raw_dir, as_of.date(), horizon, k, work_dir=work_dir,
                                           dbt_vars=overrides, progress=progress)
-    # wide enough for four strategy columns even when stdout is not a terminal
-    Console(width=max(Console().width, 132)).print(backtesting.render_table(result))
+    # wide enough for five strategy columns even when stdout is not a terminal
+    wide = Console(width=max(Console().width, 160))
+    wide.print(backtesting.render_table(result))
+    calibration = backtesting.render_calibration(result)
+    if calibration is not None:
+        wide.print(calibration)
     if out is not None:
         click.echo(f"wrote {backtesting.write_result(result, out)}")
 

@@ -1,9 +1,25 @@
 """Synthetic raw data for vehicle_recs: the raw contract, at every scale, with bad rows.
 
-`generate(scale, seed, out_dir)` writes the ten raw tables of the contract
-(`vehicle_recs.contract.RAW_SCHEMAS`) as Parquet, deterministically for a seed, plus
-`_synth_manifest.json` (row counts, bad rows injected per kind, ground truth). Everything is
-vectorized numpy/Arrow; loops run only over make+model lines, tiers, campaigns and re-buy rounds.
+`generate(scale, seed, out_dir, taste=, rebuy=, season=)` writes the ten raw tables of the
+contract (`vehicle_recs.contract.RAW_SCHEMAS`) as Parquet, deterministically for a seed and the
+knobs, plus `_synth_manifest.json` (row counts, bad rows injected per kind, the knobs under
+`knobs`, ground truth). Everything is vectorized numpy/Arrow; loops run only over make+model
+lines, tiers, campaigns, favourite slots, redraw rounds and re-buy rounds.
+
+Three knobs (`vehicle-recs synth --taste T --rebuy R --season S`) set how much of the structure
+a recommender can exploit is in the data; each is described below, and 0 switches it off
+(defaults and the other constants named here are in `_config`):
+
+- `taste` T (0..1, default `DEFAULT_TASTE`, 0.35): share of a customer's fitted lines drawn
+  within their favourite categories (**Taste**).
+- `rebuy` R (>= 0, default `DEFAULT_REBUY`, 1.0): multiplies every consumable SKU's re-buy
+  probability, capped at 0.95 (**Replenishment**).
+- `season` S (>= 0, default `DEFAULT_SEASON`, 0.5): strength of the month-of-year profiles of
+  the hard-parts categories (**Seasonality**).
+
+The knobs change only the purchases (orders, order lines, the re-buys and what follows from
+them): vehicles, products, fitment, customers, garages, email sends and their items are the
+same for every knob.
 
 How the retailer's known facts are modelled:
 
@@ -40,16 +56,50 @@ How the retailer's known facts are modelled:
   several vehicles and noise lines, makes owners about `SPECIFIC_LIFT` (6) times likelier, per
   part and within a vehicle, to buy a vehicle-specific part than a broad one. 8% of
   (make+model, part) pairs are signature parts (4x), shared by every year of the model, which
-  is what taxonomy backoff exploits. 20% of fitted lines come from the customer's favourite
-  category (mild taste). Lines record the shop vehicle on 66% of fitted lines (~50% overall).
+  is what taxonomy backoff exploits. A need is met once: a drawn parts line that repeats a SKU
+  the customer buys on another line is redrawn with probability `REPEAT_REDRAW` (0.8) per
+  round (up to `REDRAW_ROUNDS` = 6), so buying the same SKU again is mostly replenishment
+  (below). Lines record the shop vehicle on 66% of fitted lines (~50% overall).
+- **Taste** (knob `taste`, hidden: never a column). Each customer has 1-3 favourite hard-parts
+  categories (45% one, 35% two, 20% three; drawn by catalog share, distinct) with weights
+  (gamma 1.5, normalised), drawn once and fixed for life. A share T of their fitted lines is
+  drawn within a favourite (picked by weight), among the parts fitting the order's vehicle in
+  the line's price class (any category when none of the favourite's parts fits). T = 0: no
+  taste.
+  The manifest's `ground_truth.taste` has T and the favourite distribution.
 - **Revenue facts** (`_shop._calibrate`): the probability that a fitted line is drawn among
   items over $500, and the share of other-department lines, are solved from the catalog's
   expected line values so that items over $500 make ~60% of hard-parts revenue and hard parts
   ~98% of revenue. Apparel is in a flat 4% of orders (half apparel-only orders next to an
   existing order of the same customer, half added to existing orders).
-- **Replenishment** (hidden; never a column): a share of ignition, brake, filter, fluid and
-  gasket parts are consumables; after buying one, a customer re-buys the same SKU with the
-  category's probability after its interval (3-9 months, log-normal noise), in chains.
+- **Replenishment** (knob `rebuy`, hidden: never a column). Parts whose noun is in
+  `REBUY_NOUNS` are consumables, each with a typical cycle and a per-cycle re-buy probability:
+  motor oil and oil filters ~3.5 months, other fluids ~4, air/fuel/breather filters 5-6, spark
+  plug sets, distributor caps and brake pad sets 12, plug wires and valve cover gaskets 18,
+  rotors ~20, oil pan and intake gaskets 24. Per part (variants of one design share it), the
+  cycle varies log-normally (sigma 0.2) and so does the probability (sigma 0.3); the
+  probability is then multiplied by R and capped at 0.95. After buying a consumable, a
+  customer buys the same SKU again, for the same vehicle, one cycle later (times a
+  per-purchase log-normal jitter, sigma 0.15) with the SKU's probability, in chains until a
+  chain stops or the window ends. R = 0: nobody re-buys a SKU on its cycle (same-SKU repeats
+  fall to the background of the other categories). At s seed 22 with the default knobs about
+  10% of the lines in the 60 days from 2026-09-01 are of a SKU the customer bought before.
+  The manifest's `ground_truth.rebuy` has every noun's cycle and median probability before
+  and after R; `ground_truth.consumable_categories` lists the categories with consumables
+  (ignition, brakes, filters, fluids, gaskets).
+- **Seasonality** (knob `season`). Each hard-parts category has a month-of-year profile
+  `SEASONS`: amplitude x cos(2 pi x peaks x (month - peak month) / 12), mean 0 over the year,
+  amplitude <= 1: cooling peaks in June-July; wheels, exhaust, suspension, body (and emblems,
+  fuel, weatherstrip, ignition, more mildly) in spring as cars come out; interior, engine,
+  drivetrain (gaskets, electrical, mildly) in the winter restoration season; fluids and filters
+  twice, at the April and October services; lighting in November; brakes nearly flat. In month
+  m a category weighs multiplier = max(1 + S x profile, 0.05): every parts line (fitted, noise
+  or universal) is kept with probability multiplier / the month's largest multiplier, else
+  redrawn (source, vehicle and price class kept; up to `REDRAW_ROUNDS` = 6 rounds, then kept),
+  so order dates keep their distribution and only the mix of categories moves with the month.
+  Re-buys follow their cycles, apparel and the other departments are flat. S = 0: no
+  seasonality. The manifest's `ground_truth.season` has each category's profile and
+  multipliers (January first).
 - **Customers.** 4% without email, 72% opted in before unsubscribes; garages of 0-3 vehicles
   (15% empty), `added_at` mostly weeks after sign-up, some much later.
 - **Orders.** Status completed 90%, cancelled 6%, returned 4%; 5% of lines 10% off list price.

@@ -287,7 +287,23 @@ def _members(rng: np.random.Generator, family: np.ndarray, lookalike: np.ndarray
     return mask
 
 
-def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int) -> Catalog:
+def _replenishment(rng: np.random.Generator, noun_pool: list[str], noun: np.ndarray,
+                   rebuy: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per design: consumable?, re-buy probability (times `rebuy`, capped), cycle in days."""
+    months = np.array([cfg.REBUY_NOUNS.get(name, (0.0, 0.0))[0] for name in noun_pool])[noun]
+    base = np.array([cfg.REBUY_NOUNS.get(name, (0.0, 0.0))[1] for name in noun_pool])[noun]
+    consumable = base > 0
+    # per-SKU spread of the probability and of the cycle (drawn whatever the knob is, so the
+    # catalog does not depend on it)
+    spread = rng.lognormal(0.0, cfg.REBUY_SKU_PROBABILITY_SIGMA, len(noun))
+    cycle = rng.lognormal(0.0, cfg.REBUY_SKU_CYCLE_SIGMA, len(noun))
+    probability = np.minimum(base * spread * rebuy, cfg.REBUY_PROBABILITY_CAP)
+    days = months * cfg.DAYS_PER_MONTH * cycle
+    return consumable, np.where(consumable, probability, 0.0), days
+
+
+def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int,
+                  rebuy: float = cfg.DEFAULT_REBUY) -> Catalog:
     cats = cfg.CATEGORIES
     gift = next(i for i, c in enumerate(cats) if c.department == "gift_cards")
     shares = np.array([c.share for c in cats])
@@ -315,15 +331,6 @@ def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int) -> 
     is_gift = category == gift
     price[is_gift] = np.array(cfg.GIFT_CARD_AMOUNTS, dtype=np.float64)
     popularity = rng.lognormal(0.0, 1.0, n_designs)
-    consumable = rng.random(n_designs) < np.array([c.consumable_share for c in cats])[category]
-    rebuy_probability = np.where(
-        consumable,
-        np.array([c.rebuy_probability for c in cats])[category] * rng.uniform(0.75, 1.15,
-                                                                            n_designs),
-        0.0,
-    )
-    rebuy_days = np.array([c.rebuy_months for c in cats])[category] * 30.4 * rng.lognormal(
-        0.0, 0.2, n_designs)
 
     fit_design, fit_vehicle, label_line, label_make, years = _fitment_segments(
         rng, vehicles, tier)
@@ -348,6 +355,7 @@ def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int) -> 
     noun_first = np.cumsum([0] + [len(c.nouns) for c in cats])[:-1]
     noun = noun_first[category] + (rng.random(n_designs) * np.array(
         [len(c.nouns) for c in cats])[category]).astype(np.int64)
+    consumable, rebuy_probability, rebuy_days = _replenishment(rng, noun_pool, noun, rebuy)
     noun_text = strings(noun_pool, noun)
     noun_text = pc.if_else(pa.array(universal & hard),
                            pc.binary_join_element_wise("Universal", noun_text, " "), noun_text)

@@ -59,6 +59,26 @@ BROAD_BREADTH = 1000
 SIGNATURE_SHARE = 0.08  # (make+model, part) pairs that are a signature of the model's owners
 SIGNATURE_BOOST = 4.0
 
+# --- knobs: structure a recommender can exploit (`vehicle-recs synth --taste/--rebuy/--season`) --
+# taste: share of a customer's fitted lines drawn within their favourite categories (0..1)
+DEFAULT_TASTE = 0.35
+# rebuy: multiplies every consumable SKU's re-buy probability (capped at REBUY_PROBABILITY_CAP)
+DEFAULT_REBUY = 1.0
+# season: month-of-year multiplier of a hard-parts category = 1 + season * profile (floored)
+DEFAULT_SEASON = 0.5
+FAVOURITE_COUNT_SHARE = (0.45, 0.35, 0.20)  # customers with 1, 2, 3 favourite categories
+FAVOURITE_WEIGHT_SHAPE = 1.5  # gamma shape of the favourites' weights (normalised per customer)
+REBUY_PROBABILITY_CAP = 0.95
+REBUY_SKU_PROBABILITY_SIGMA = 0.3  # log-normal spread of a SKU's re-buy probability
+REBUY_SKU_CYCLE_SIGMA = 0.2  # log-normal spread of a SKU's cycle around its noun's
+REBUY_CUSTOMER_GAP_SIGMA = 0.15  # log-normal jitter of each customer's gap around the cycle
+DAYS_PER_MONTH = 30.4
+SEASON_FLOOR = 0.05  # the lowest month-of-year multiplier (strong seasons clip here)
+# A need is met once: a drawn parts line that repeats a SKU the customer buys on another line is
+# redrawn with this probability per round (re-buys of consumables come from their cycles).
+REPEAT_REDRAW = 0.8
+REDRAW_ROUNDS = 6  # rounds redrawing lines rejected for the month or as repeats; then kept
+
 
 @dataclass(frozen=True)
 class Scale:
@@ -168,20 +188,15 @@ class Category:
     price_sigma: float  # log-normal sigma
     universal_share: float  # share of its parts that fit every vehicle
     nouns: tuple[str, ...]
-    # Replenishment (hidden: never written to the data, only visible in repeat purchases):
-    # share of the category's parts that are consumables, re-buy probability, typical months.
-    consumable_share: float = 0.0
-    rebuy_probability: float = 0.0
-    rebuy_months: float = 0.0
 
 
 CATEGORIES: tuple[Category, ...] = (
     Category("ignition", "hard_parts", "IGN", 0.06, 45, 0.9, 0.03,
              ("Spark Plug Set", "Distributor Cap", "Ignition Coil", "Plug Wire Set",
-              "Electronic Ignition Kit", "Ignition Switch"), 0.45, 0.45, 8),
+              "Electronic Ignition Kit", "Ignition Switch")),
     Category("brakes", "hard_parts", "BRK", 0.08, 140, 1.1, 0.02,
              ("Brake Pad Set", "Disc Brake Conversion Kit", "Master Cylinder", "Brake Booster",
-              "Rotor Pair", "Brake Line Kit"), 0.25, 0.40, 9),
+              "Rotor Pair", "Brake Line Kit")),
     Category("suspension", "hard_parts", "SUS", 0.08, 220, 1.1, 0.02,
              ("Coilover Kit", "Leaf Spring Pair", "Control Arm Set", "Sway Bar Kit",
               "Shock Absorber Set", "Bushing Kit")),
@@ -204,14 +219,13 @@ CATEGORIES: tuple[Category, ...] = (
              ("Aluminum Radiator", "Water Pump", "Electric Fan Kit", "Radiator Hose Kit",
               "Thermostat Housing")),
     Category("filters", "hard_parts", "FLT", 0.04, 16, 0.5, 0.10,
-             ("Oil Filter", "Air Filter Element", "Fuel Filter", "Breather Filter"),
-             1.0, 0.55, 6),
+             ("Oil Filter", "Air Filter Element", "Fuel Filter", "Breather Filter")),
     Category("fluids", "hard_parts", "FLD", 0.03, 22, 0.5, 0.90,
              ("Synthetic Motor Oil 5qt", "Brake Fluid", "Coolant Concentrate",
-              "Gear Oil", "Assembly Lube"), 1.0, 0.60, 4),
+              "Gear Oil", "Assembly Lube")),
     Category("gaskets", "hard_parts", "GSK", 0.04, 28, 0.7, 0.02,
              ("Valve Cover Gasket Set", "Oil Pan Gasket", "Head Gasket Set",
-              "Intake Gasket Set"), 0.6, 0.35, 9),
+              "Intake Gasket Set")),
     Category("electrical", "hard_parts", "ELC", 0.04, 85, 1.0, 0.15,
              ("Wiring Harness", "Alternator", "Starter", "Battery Cable Set", "Fuse Box")),
     Category("fuel", "hard_parts", "FUE", 0.04, 150, 1.0, 0.05,
@@ -234,6 +248,55 @@ CATEGORIES: tuple[Category, ...] = (
     Category("gift_cards", "gift_cards", "GC", 0.0, 50, 0.0, 1.0, ("Gift Card",)),
 )
 GIFT_CARD_AMOUNTS = (25, 50, 100, 250)
+
+# Replenishment (hidden: never a column, only visible in repeat purchases). Parts with these
+# nouns are consumables: (typical re-buy cycle in months, probability that a buyer re-buys the
+# same SKU after a cycle, before the per-SKU spread and the rebuy knob). Everything else is
+# bought once per need.
+REBUY_NOUNS: dict[str, tuple[float, float]] = {
+    "Synthetic Motor Oil 5qt": (3.5, 0.50),
+    "Gear Oil": (4.0, 0.40),
+    "Coolant Concentrate": (4.0, 0.35),
+    "Brake Fluid": (4.0, 0.35),
+    "Oil Filter": (3.5, 0.50),
+    "Air Filter Element": (6.0, 0.40),
+    "Fuel Filter": (6.0, 0.40),
+    "Breather Filter": (5.0, 0.35),
+    "Spark Plug Set": (12.0, 0.50),
+    "Distributor Cap": (12.0, 0.35),
+    "Plug Wire Set": (18.0, 0.30),
+    "Brake Pad Set": (12.0, 0.50),
+    "Rotor Pair": (20.0, 0.30),
+    "Valve Cover Gasket Set": (18.0, 0.35),
+    "Oil Pan Gasket": (24.0, 0.30),
+    "Intake Gasket Set": (24.0, 0.30),
+}
+
+# Month-of-year seasonality of hard-parts categories: (peak month, amplitude, peaks per year).
+# profile(month) = amplitude * cos(2 pi * peaks * (month - peak) / 12): mean 0 over the year.
+# Cooling peaks in early summer; wheels, exhaust, suspension and body in spring as cars come
+# out; interior, engine, drivetrain and gaskets in the winter restoration season; fluids and
+# filters at the spring and autumn services; brakes are nearly flat. Other departments: flat.
+SEASONS: dict[str, tuple[float, float, int]] = {
+    "cooling": (6.5, 1.0, 1),
+    "wheels": (4.5, 0.9, 1),
+    "exhaust": (4.0, 0.8, 1),
+    "suspension": (4.0, 0.8, 1),
+    "body": (3.5, 0.7, 1),
+    "emblems": (5.0, 0.4, 1),
+    "interior": (1.0, 0.8, 1),
+    "engine": (1.0, 0.9, 1),
+    "drivetrain": (1.5, 0.8, 1),
+    "gaskets": (1.0, 0.5, 1),
+    "electrical": (2.0, 0.4, 1),
+    "fluids": (4.0, 0.8, 2),
+    "filters": (4.0, 0.8, 2),
+    "ignition": (3.0, 0.5, 1),
+    "fuel": (3.5, 0.4, 1),
+    "weatherstrip": (3.0, 0.5, 1),
+    "lighting": (11.0, 0.4, 1),
+    "brakes": (4.0, 0.15, 1),
+}
 
 BRANDS: dict[str, tuple[str, ...]] = {
     "hard_parts": ("Holley", "Edelbrock", "MSD", "Wilwood", "Flowmaster", "Hooker", "Moog",

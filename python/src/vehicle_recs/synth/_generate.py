@@ -43,6 +43,8 @@ from vehicle_recs.synth._shop import (
     build_customers,
     build_purchase_model,
     draw_quantity,
+    season_multiplier,
+    season_profile,
 )
 
 MANIFEST_NAME = "_synth_manifest.json"
@@ -226,15 +228,24 @@ def generate(
     seed: int,
     out_dir: Path,
     progress: Callable[[str], None] | None = None,
+    *,
+    taste: float = cfg.DEFAULT_TASTE,
+    rebuy: float = cfg.DEFAULT_REBUY,
+    season: float = cfg.DEFAULT_SEASON,
 ) -> dict[str, int]:
     """Write every table as <out_dir>/<table>.parquet; return row counts.
 
-    Deterministic for a seed: the same (scale, seed) writes byte-identical files. A manifest
-    (`_synth_manifest.json`) records the row counts, the bad rows injected per kind and the
-    ground truth the data was drawn from.
+    Deterministic for a seed and knobs: the same (scale, seed, taste, rebuy, season) writes
+    byte-identical files. The knobs set how much structure a recommender can find: `taste` is
+    the share (0..1) of a customer's fitted lines drawn within their favourite categories,
+    `rebuy` (>= 0) multiplies every consumable SKU's re-buy probability, `season` (>= 0) scales
+    the month-of-year profiles of the hard-parts categories; 0 switches a structure off. A
+    manifest (`_synth_manifest.json`) records the row counts, the bad rows injected per kind,
+    the knobs and the ground truth the data was drawn from.
     """
     if scale not in cfg.SCALES:
         raise ValueError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
+    knobs = check_knobs(taste=taste, rebuy=rebuy, season=season)
     size = cfg.SCALES[scale]
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
@@ -253,7 +264,7 @@ def generate(
     vehicles = build_vehicles(streams["vehicles"], size.vehicles)
     write("vehicles", vehicles_table(vehicles))
     say("products and fitment")
-    catalog = build_catalog(streams["catalog"], vehicles, size.products)
+    catalog = build_catalog(streams["catalog"], vehicles, size.products, rebuy=rebuy)
     write("products", _products_with_dirt(streams["catalog"], dirt, catalog))
     write("fitment", fitment_table(catalog, vehicles))
 
@@ -265,7 +276,8 @@ def generate(
     say("orders")
     rng = streams["purchases"]
     model = build_purchase_model(catalog, vehicles, customers)
-    purchases = base_purchases(rng, size, catalog, vehicles, customers, model)
+    purchases = base_purchases(rng, size, catalog, vehicles, customers, model, taste=taste,
+                               season=season)
     rebuys = add_rebuys(rng, catalog, purchases)
 
     say("email history")
@@ -275,7 +287,9 @@ def generate(
                      np.full(len(email.purchase_product), -1))
     apparel_lines = add_apparel(rng, catalog, model, purchases)
 
-    table, garage = _customer_tables(rng, dirt, vehicles, customers, email, customer_ids)
+    # (the dirt stream, not the purchases', so these tables do not depend on the knobs)
+    table, garage = _customer_tables(streams["dirt"], dirt, vehicles, customers, email,
+                                     customer_ids)
     write("customers", table)
     write("customer_vehicles", garage)
     del table, garage
@@ -292,6 +306,7 @@ def generate(
     manifest = {
         "scale": scale,
         "seed": seed,
+        "knobs": knobs,
         "data_start": cfg.DATA_START.isoformat(),
         "data_end": cfg.DATA_END.isoformat(),
         "rows": counts,
@@ -299,15 +314,31 @@ def generate(
         "generated": {"rebuy_lines": rebuys, "apparel_lines": apparel_lines,
                       "click_purchases": len(email.purchase_product)},
         "calibration": model.calibration,
-        "ground_truth": ground_truth(),
+        "ground_truth": ground_truth(**knobs),
     }
     _write_json(out_dir / MANIFEST_NAME, manifest)
     say("done")
     return counts
 
 
-def ground_truth() -> dict[str, Any]:
+def check_knobs(taste: float, rebuy: float, season: float) -> dict[str, float]:
+    """The knobs as floats, or a ValueError naming the one out of range."""
+    values = {"taste": float(taste), "rebuy": float(rebuy), "season": float(season)}
+    for name, value in values.items():
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a number >= 0 (got {value})")
+    if values["taste"] > 1:
+        raise ValueError(f"taste is a share of fitted lines: 0..1 (got {values['taste']})")
+    return values
+
+
+def ground_truth(*, taste: float = cfg.DEFAULT_TASTE, rebuy: float = cfg.DEFAULT_REBUY,
+                 season: float = cfg.DEFAULT_SEASON) -> dict[str, Any]:
     """The parameters the data is drawn from (what downstream tests may compare against)."""
+    check_knobs(taste=taste, rebuy=rebuy, season=season)
+    hard = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == "hard_parts"]
+    profile, multiplier = season_profile(), season_multiplier(season)
+    noun_category = {noun: c.name for c in cfg.CATEGORIES for noun in c.nouns}
     return {
         "true_ctr": cfg.TRUE_CTR,
         "delivery_rate": cfg.DELIVERY_RATE,
@@ -321,10 +352,33 @@ def ground_truth() -> dict[str, Any]:
         "variant_suffixes": list(cfg.VARIANT_SUFFIXES),
         "unknown_status": cfg.UNKNOWN_STATUS,
         "future_years": list(cfg.FUTURE_YEARS),
-        "consumable_categories": {
-            c.name: {"share_of_parts": c.consumable_share, "rebuy_probability":
-                     c.rebuy_probability, "months": c.rebuy_months}
-            for c in cfg.CATEGORIES if c.consumable_share > 0
+        "taste": {
+            "share_of_fitted_lines": taste,
+            "favourite_count_share": list(cfg.FAVOURITE_COUNT_SHARE),
+            "favourite_weight_gamma_shape": cfg.FAVOURITE_WEIGHT_SHAPE,
+        },
+        "consumable_categories": sorted({noun_category[noun] for noun in cfg.REBUY_NOUNS}),
+        "rebuy": {
+            "multiplier": rebuy,
+            "probability_cap": cfg.REBUY_PROBABILITY_CAP,
+            "sku_probability_sigma": cfg.REBUY_SKU_PROBABILITY_SIGMA,
+            "sku_cycle_sigma": cfg.REBUY_SKU_CYCLE_SIGMA,
+            "customer_gap_sigma": cfg.REBUY_CUSTOMER_GAP_SIGMA,
+            "nouns": {
+                noun: {"category": noun_category[noun], "months": months,
+                       "probability": probability,
+                       "effective_probability": min(probability * rebuy,
+                                                    cfg.REBUY_PROBABILITY_CAP)}
+                for noun, (months, probability) in cfg.REBUY_NOUNS.items()
+            },
+        },
+        "season": {
+            "strength": season,
+            "floor": cfg.SEASON_FLOOR,
+            "profile": {cfg.CATEGORIES[i].name: [round(float(v), 4) for v in profile[i]]
+                        for i in hard},
+            "multiplier": {cfg.CATEGORIES[i].name: [round(float(v), 4) for v in multiplier[i]]
+                           for i in hard},
         },
     }
 

@@ -23,7 +23,6 @@ HARD_CATEGORIES = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == "h
 # Relative shares of the sources of a parts line (the price class and the share of other
 # departments are calibrated per data set so the revenue facts hold).
 FIT_SHARE, NOISE_SHARE, UNIVERSAL_SHARE = 0.80, 0.06, 0.14
-TASTE_SHARE = 0.2  # fitted lines restricted to the customer's favourite category
 LINES_PER_ORDER_EXTRA = 0.75  # lines per order = 1 + Poisson(this)
 FIT, NOISE, UNIV, OTHER = 0, 1, 2, 3
 
@@ -34,7 +33,10 @@ class Customers:
     has_email: np.ndarray
     opted_in: np.ndarray  # before unsubscribes
     activity: np.ndarray  # relative order rate
-    favourite: np.ndarray  # favourite hard-parts category (index into CATEGORIES)
+    # persistent taste: up to 3 favourite hard-parts categories per customer (index into
+    # CATEGORIES, -1 = none) and the cumulative weights to pick one of them (last = 1)
+    favourites: np.ndarray  # (n, 3)
+    favourite_cum: np.ndarray  # (n, 3)
     garage_customer: np.ndarray
     garage_vehicle: np.ndarray
     garage_added_us: np.ndarray
@@ -57,8 +59,7 @@ def build_customers(rng: np.random.Generator, vehicles: Vehicles, n: int) -> Cus
     has_email = rng.random(n) >= cfg.EMAIL_NULL_SHARE
     opted_in = has_email & (rng.random(n) < cfg.EMAIL_OPT_IN_SHARE / (1 - cfg.EMAIL_NULL_SHARE))
     activity = rng.gamma(0.7, 1 / 0.7, n)
-    hard = np.array(HARD_CATEGORIES)
-    favourite = hard[weighted_choice(rng, np.array([cfg.CATEGORIES[i].share for i in hard]), n)]
+    favourites, favourite_cum = _favourites(rng, n)
 
     size = weighted_choice(rng, np.array(cfg.GARAGE_SIZE_SHARE), n)
     customer = np.repeat(np.arange(n), size)
@@ -82,10 +83,55 @@ def build_customers(rng: np.random.Generator, vehicles: Vehicles, n: int) -> Cus
     order = np.argsort(shop_customer, kind="stable")
     return Customers(
         created_us=created, has_email=has_email, opted_in=opted_in, activity=activity,
-        favourite=favourite, garage_customer=customer, garage_vehicle=vehicle,
-        garage_added_us=added, shop_offsets=offsets_of(shop_customer[order], n),
+        favourites=favourites, favourite_cum=favourite_cum, garage_customer=customer,
+        garage_vehicle=vehicle, garage_added_us=added,
+        shop_offsets=offsets_of(shop_customer[order], n),
         shop_vehicle=shop_vehicle[order],
     )
+
+
+def _favourites(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """1-3 distinct favourite hard-parts categories per customer (by catalog share) + weights."""
+    hard = np.array(HARD_CATEGORIES)
+    shares = np.array([cfg.CATEGORIES[i].share for i in hard])
+    slots = len(cfg.FAVOURITE_COUNT_SHARE)
+    count = 1 + weighted_choice(rng, np.array(cfg.FAVOURITE_COUNT_SHARE), n)
+    pick = np.full((n, slots), -1, dtype=np.int64)
+    for slot in range(slots):
+        todo = np.flatnonzero(count > slot)
+        for _ in range(50):  # redraw categories a customer already has (a few rounds suffice)
+            pick[todo, slot] = weighted_choice(rng, shares, len(todo))
+            taken = (pick[todo, :slot] == pick[todo, slot][:, None]).any(axis=1)
+            todo = todo[taken]
+            if not len(todo):
+                break
+        pick[todo, slot] = -1  # (practically never) keep fewer favourites
+    weight = np.where(pick >= 0, rng.gamma(cfg.FAVOURITE_WEIGHT_SHAPE, 1.0, (n, slots)), 0.0)
+    cum = np.cumsum(weight, axis=1) / weight.sum(axis=1, keepdims=True)
+    cum[:, -1] = 1.0
+    return np.where(pick >= 0, hard[np.maximum(pick, 0)], -1), cum
+
+
+def season_profile() -> np.ndarray:
+    """profile[category, month] (month 0 = January): mean 0 over the year, amplitude <= 1."""
+    month = np.arange(1, 13)
+    profile = np.zeros((len(cfg.CATEGORIES), 12))
+    for i, c in enumerate(cfg.CATEGORIES):
+        if c.name in cfg.SEASONS:
+            peak, amplitude, peaks = cfg.SEASONS[c.name]
+            profile[i] = amplitude * np.cos(2 * np.pi * peaks * (month - peak) / 12)
+    return profile
+
+
+def season_multiplier(season: float) -> np.ndarray:
+    """multiplier[category, month] = 1 + season * profile, floored at SEASON_FLOOR."""
+    return np.maximum(1 + season * season_profile(), cfg.SEASON_FLOOR)
+
+
+def month_of(us: np.ndarray) -> np.ndarray:
+    """Calendar month (0 = January) of UTC microsecond timestamps."""
+    months = np.asarray(us, dtype=np.int64).astype("datetime64[us]").astype("datetime64[M]")
+    return months.astype(np.int64) % 12
 
 
 def quantity_mean(catalog: Catalog) -> np.ndarray:
@@ -266,15 +312,32 @@ def _from_pool(rng: np.random.Generator, cum: np.ndarray, product: np.ndarray,
     return product[np.minimum(pick, len(product) - 1)]
 
 
+def _repeats(customer: np.ndarray, product: np.ndarray, rows: np.ndarray, later: np.ndarray,
+             n_products: int) -> np.ndarray:
+    """Lines among `rows` whose (customer, product) another line of `rows` already has.
+
+    Of the lines sharing a pair, the first one that is not `later` (else the first one) counts
+    as the original; the others are repeats.
+    """
+    key = (customer[rows] * n_products + product[rows]) * 2 + later[rows]
+    order = np.argsort(key, kind="stable")
+    pair = key[order] >> 1
+    repeat = np.zeros(len(customer), dtype=bool)
+    repeat[rows[order[1:]]] = pair[1:] == pair[:-1]
+    return repeat
+
+
 def base_purchases(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
-                   vehicles: Vehicles, customers: Customers,
-                   model: PurchaseModel) -> Purchases:
+                   vehicles: Vehicles, customers: Customers, model: PurchaseModel,
+                   taste: float = cfg.DEFAULT_TASTE,
+                   season: float = cfg.DEFAULT_SEASON) -> Purchases:
     n = customers.count
     since = np.maximum(customers.created_us, START_US)
     years = (END_US - since) / YEAR_US
     exposure = customers.activity * years
-    # ~1.75 lines per order, ~12% more lines from re-buys, click purchases and apparel
-    target_orders = n * scale.lines_per_customer / (1 + LINES_PER_ORDER_EXTRA) / 1.12
+    # ~1.75 lines per order, ~9.5% more lines from re-buys (at the default rebuy knob), click
+    # purchases and apparel
+    target_orders = n * scale.lines_per_customer / (1 + LINES_PER_ORDER_EXTRA) / 1.095
     count = rng.poisson(exposure * target_orders / exposure.sum())
     customer = np.repeat(np.arange(n), count)
     when = since[customer] + (rng.random(len(customer)) * (END_US - since[customer])).astype(
@@ -296,17 +359,56 @@ def base_purchases(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
     source = np.where((source == FIT) & (ov < 0), NOISE, source)
     vehicle = np.where(source == FIT, ov, weighted_choice(rng, vehicles.weight, m))
     over = (rng.random(m) < model.over_500_share).astype(np.int64)
-    taste = (source == FIT) & (rng.random(m) < TASTE_SHARE)
-    category = np.where(taste, customers.favourite[customer[line_order]], -1)
+    line_customer = customer[line_order]
+    last_slot = customers.favourites.shape[1] - 1
     fitted = (source == FIT) | (source == NOISE)
+
+    def draw(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Products for lines `rows`: each line is drawn afresh from the customer's mix (taste
+        or not; a taste line picks one of the favourites); source, vehicle and price class stay."""
+        category = np.full(len(rows), -1, dtype=np.int64)
+        t = np.flatnonzero((source[rows] == FIT) & (rng.random(len(rows)) < taste))
+        c = line_customer[rows[t]]
+        slot = (rng.random(len(t))[:, None] >= customers.favourite_cum[c]).sum(axis=1)
+        category[t] = customers.favourites[c, np.minimum(slot, last_slot)]
+        product = np.full(len(rows), -1, dtype=np.int64)
+        i = np.flatnonzero(fitted[rows])
+        r = rows[i]
+        product[i] = sample_fitted(rng, model, vehicle[r], over[r], category[i])
+        retry = i[product[i] < 0]  # no part in that price class fits: try the other class
+        product[retry] = sample_fitted(rng, model, vehicle[rows[retry]], 1 - over[rows[retry]],
+                                       None)
+        universal = (source[rows] == UNIV) | (fitted[rows] & (product < 0))
+        product[universal] = _from_pool(rng, model.universal_cum, model.universal_product,
+                                        int(universal.sum()))
+        return product, universal
+
     product = np.full(m, -1, dtype=np.int64)
-    idx = np.flatnonzero(fitted)
-    product[idx] = sample_fitted(rng, model, vehicle[idx], over[idx], category[idx])
-    retry = idx[product[idx] < 0]  # no part in that price class fits: try the other class
-    product[retry] = sample_fitted(rng, model, vehicle[retry], 1 - over[retry], None)
-    univ = (source == UNIV) | (fitted & (product < 0))
-    product[univ] = _from_pool(rng, model.universal_cum, model.universal_product,
-                               int(univ.sum()))
+    univ = np.zeros(m, dtype=bool)
+    parts_rows = np.flatnonzero(source != OTHER)
+    product[parts_rows], univ[parts_rows] = draw(parts_rows)
+    # Redraw rounds. Seasonality: keep a parts line with probability multiplier(category,
+    # month) / the month's largest multiplier, so order dates keep their distribution and only
+    # the mix of categories follows the month. Needs are met once: a line repeating a SKU the
+    # customer buys on another line is redrawn with probability REPEAT_REDRAW (re-buys come
+    # from `add_rebuys`). After REDRAW_ROUNDS a line is kept as drawn.
+    multiplier = season_multiplier(season)
+    month_max = multiplier.max(axis=0)
+    month = month_of(when)[line_order]
+    pending = parts_rows
+    pending_mask = np.zeros(m, dtype=bool)
+    for _ in range(cfg.REDRAW_ROUNDS):
+        mon = month[pending]
+        keep = multiplier[catalog.category[product[pending]], mon] / month_max[mon]
+        pending_mask[:] = False
+        pending_mask[pending] = True
+        repeat = _repeats(line_customer, product, parts_rows, pending_mask, catalog.count)
+        redo = (rng.random(len(pending)) >= keep) | (
+            repeat[pending] & (rng.random(len(pending)) < cfg.REPEAT_REDRAW))
+        pending = pending[redo]
+        if not len(pending):
+            break
+        product[pending], univ[pending] = draw(pending)
     other = source == OTHER
     product[other] = _from_pool(rng, model.other_cum, model.other_product, int(other.sum()))
 
@@ -323,7 +425,11 @@ def base_purchases(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
 
 
 def add_rebuys(rng: np.random.Generator, catalog: Catalog, purchases: Purchases) -> int:
-    """Consumables are bought again by the same customer after their interval (chains)."""
+    """Consumables are bought again by the same customer after their cycle (chains).
+
+    Each purchase of a consumable is followed, with the SKU's re-buy probability, by another
+    purchase of the same SKU one cycle later (the SKU's cycle times a per-purchase jitter).
+    """
     line = np.flatnonzero(catalog.consumable[purchases.line_product])
     customer = purchases.order_customer[purchases.line_order[line]]
     when = purchases.order_us[purchases.line_order[line]]
@@ -332,7 +438,8 @@ def add_rebuys(rng: np.random.Generator, catalog: Catalog, purchases: Purchases)
     rounds: list[tuple[np.ndarray, ...]] = []
     while len(product):
         again = rng.random(len(product)) < catalog.rebuy_probability[product]
-        gap = catalog.rebuy_days[product] * rng.lognormal(0.0, 0.15, len(product))
+        gap = catalog.rebuy_days[product] * rng.lognormal(0.0, cfg.REBUY_CUSTOMER_GAP_SIGMA,
+                                                          len(product))
         when = when + (gap * cfg.US_PER_DAY).astype(np.int64)
         keep = again & (when < END_US)
         customer, when, product, vehicle = customer[keep], when[keep], product[keep], vehicle[keep]

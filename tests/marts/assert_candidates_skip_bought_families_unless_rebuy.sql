@@ -1,5 +1,5 @@
--- Guardrail: no candidate of a variant family the customer already bought, unless it is a due
--- re-buy of a replenishable product (and then it must be one).
+-- Guardrail: no candidate of a variant family the customer already bought, unless it is a
+-- re-buy of that exact SKU (and then it must be flagged one).
 with
 
 candidates as (
@@ -14,9 +14,9 @@ purchased_families as (
 
 ),
 
-due as (
+rebuys as (
 
-    select * from {{ ref('int_customer_replenishments_flagged_due') }}
+    select * from {{ ref('int_customer_products_scored_for_rebuy') }}
 
 )
 
@@ -31,10 +31,10 @@ inner join purchased_families
     on
         candidates.customer_id = purchased_families.customer_id
         and candidates.family_id = purchased_families.family_id
-left join due
+left join rebuys
     on
-        candidates.customer_id = due.customer_id
-        and candidates.sku = due.sku
+        candidates.customer_id = rebuys.customer_id
+        and candidates.sku = rebuys.sku
 where
     not candidates.is_replenishment
-    or due.sku is null
+    or rebuys.sku is null
