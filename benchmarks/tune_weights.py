@@ -30,7 +30,6 @@ GRID: dict[str, list[Any]] = {
 # The models between the clean purchases and the final model: everything the scoring vars touch
 # (the baselines and the reporting marts do not depend on them).
 SELECT = ["int_order_lines_filtered_to_completed+,+fct_recommendation_candidates"]
-EXCLUDE = ["fct_baseline_candidates", "int_vehicle_products_ranked_for_baselines", "reporting"]
 
 
 def main() -> None:
@@ -65,7 +64,7 @@ def main() -> None:
                       "as_of": args.as_of.isoformat()},
         )
         started = time.perf_counter()
-        project.invoke(["run", "--quiet", "--select", *SELECT, "--exclude", *EXCLUDE])
+        project.invoke(["run", "--quiet", "--select", *SELECT])
         assert project.duckdb_path is not None
         metrics, _ = compute_metrics(project.duckdb_path, args.as_of, args.horizon, args.k)
         engine = metrics.set_index("strategy").loc[ENGINE]
