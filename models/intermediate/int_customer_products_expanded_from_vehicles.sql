@@ -5,11 +5,13 @@
 -- per-customer stage stays small). Strategies are rows, not copies of this chain:
 --   vehicle_aware : this engine (int_vehicle_products_ranked, top var candidates_per_vehicle);
 --                   score = vehicle_score * vehicle_activity ^ var vehicle_activity_weight
---                           * order_rate ^ var order_rate_weight,
+--                           * order_rate ^ var order_rate_weight
+--                           * project_uplift ^ var garage_uplift_weight,
 --                   so a vehicle the customer once bought a part for (e.g. a friend's) ranks below
 --                   the one they keep buying for (int_customer_vehicles_measured_for_activity),
---                   and a frequent buyer's new items weigh more against their re-buys
---                   (int_customers_measured_for_habits);
+--                   a frequent buyer's new items weigh more against their re-buys
+--                   (int_customers_measured_for_habits), and a vehicle just saved to the garage
+--                   (a new project) more than one kept for years;
 --   baselines     : the strategies of int_vehicle_products_ranked_for_baselines (top var
 --                   baseline_candidates_per_vehicle), their own score, no activity weighting;
 --                   random_eligible's score is a seeded draw of (customer, product, campaign
@@ -98,6 +100,7 @@ owners as (
         activities.customer_id,
         activities.vehicle_id,
         activities.vehicle_activity as owner_activity,
+        activities.project_uplift,
         habits.order_rate,
         -- a product can reach a customer through several vehicles only when they own several
         activities.vehicles_owned
@@ -122,6 +125,7 @@ with_activity as (
                 then
                     power(owners.owner_activity, {{ var('vehicle_activity_weight') }})
                     * power(owners.order_rate, {{ var('order_rate_weight') }})
+                    * power(owners.project_uplift, {{ var('garage_uplift_weight') }})
             else 1.0
         end as customer_weight
 

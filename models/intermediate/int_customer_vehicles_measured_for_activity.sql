@@ -5,6 +5,11 @@
 --   vehicle_activity  = vehicle_share * vehicles owned   (1 = an even split)
 -- with b = var vehicle_activity_prior_strength (in lines). A one-vehicle customer, or one with
 -- no attributed lines, has 1; a vehicle bought for once among many lines for another is < 1.
+-- Recency (new projects): project_uplift is how much more customers buy for a vehicle saved to
+-- their garage as many days before as_of as this one was (int_garage_vehicles_measured_for_
+-- project_uplift); 1 for a vehicle that is not in the garage or has no saved date.
+{% set bin_starts = var('garage_uplift_bin_days') | sort %}
+{% set prior = var('vehicle_activity_prior_strength') %}
 with
 
 owned as (
@@ -16,6 +21,18 @@ owned as (
 attributed as (
 
     select * from {{ ref('int_purchases_attributed_to_vehicle') }}
+
+),
+
+as_of as (
+
+    select * from {{ ref('int_as_of_date') }}
+
+),
+
+uplifts as (
+
+    select * from {{ ref('int_garage_vehicles_measured_for_project_uplift') }}
 
 ),
 
@@ -36,6 +53,9 @@ owned_lines as (
     select
         owned.customer_id,
         owned.vehicle_id,
+        {{ dbt.datediff(
+            'owned.added_to_garage_date', '(select as_of.as_of_date from as_of)', 'day'
+        ) }} as days_in_garage,
         coalesce(vehicle_lines.attributed_lines, 0) as attributed_lines
 
     from owned
@@ -63,21 +83,21 @@ measured as (
     select
         owned_lines.customer_id,
         owned_lines.vehicle_id,
+        owned_lines.days_in_garage,
         owned_lines.attributed_lines,
         customer_totals.customer_attributed_lines,
         customer_totals.vehicles_owned,
-        (
-            owned_lines.attributed_lines
-            + {{ var('vehicle_activity_prior_strength') }} / customer_totals.vehicles_owned
-        )
-        / (
-            customer_totals.customer_attributed_lines
-            + {{ var('vehicle_activity_prior_strength') }}
-        )
-        * customer_totals.vehicles_owned as vehicle_activity
+        (owned_lines.attributed_lines + {{ prior }} / customer_totals.vehicles_owned)
+        / (customer_totals.customer_attributed_lines + {{ prior }})
+        * customer_totals.vehicles_owned as vehicle_activity,
+        coalesce(uplifts.project_uplift, 1.0) as project_uplift
 
     from owned_lines
     inner join customer_totals on owned_lines.customer_id = customer_totals.customer_id
+    left join uplifts
+        on
+            {{ elapsed_bin('owned_lines.days_in_garage', bin_starts) }}
+            = uplifts.days_in_garage_bin_start
 
 ),
 

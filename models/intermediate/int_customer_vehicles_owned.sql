@@ -1,5 +1,6 @@
 -- Ownership: a customer owns a vehicle when it is in their garage before as_of or
--- when they bought a part for it (the order line's vehicle).
+-- when they bought a part for it (the order line's vehicle). added_to_garage_date is the day it
+-- was first saved to the garage (null when it is not in the garage or the date is unknown).
 with
 
 as_of as (
@@ -43,7 +44,8 @@ garage_vehicles as (
 
     select
         garage.customer_id,
-        garage.vehicle_id
+        garage.vehicle_id,
+        cast(garage.added_at as date) as added_date
 
     from garage
     inner join clean_customers on garage.customer_id = clean_customers.customer_id
@@ -73,6 +75,7 @@ combined as (
     select
         customer_id,
         vehicle_id,
+        added_date,
         true as is_in_garage,
         false as has_purchase_for
 
@@ -83,6 +86,7 @@ combined as (
     select
         customer_id,
         vehicle_id,
+        cast(null as date) as added_date,
         false as is_in_garage,
         true as has_purchase_for
 
@@ -95,6 +99,7 @@ final as (
     select
         customer_id,
         vehicle_id,
+        min(added_date) as added_to_garage_date,
         {{ dbt.bool_or('is_in_garage') }} as is_in_garage,
         {{ dbt.bool_or('has_purchase_for') }} as has_purchase_for
 

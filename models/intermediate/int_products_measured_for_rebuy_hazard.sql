@@ -42,19 +42,9 @@ families as (
 
 folds as (
 
-    {% for fold in range(1, var('rebuy_hazard_folds') | int + 1) %}
-        select
-            {{ fold }} as fold_number,
-            cast({{ dbt.dateadd(
-                'day', -fold * horizon, '(select as_of.as_of_date from as_of)'
-            ) }} as date) as fold_date,
-            cast({{ dbt.dateadd(
-                'day', -(fold - 1) * horizon, '(select as_of.as_of_date from as_of)'
-            ) }} as date) as fold_end_date
-        {% if not loop.last %}
-            union all
-        {% endif %}
-    {% endfor %}
+    {{ horizon_folds(
+        '(select as_of.as_of_date from as_of)', var('rebuy_hazard_folds'), horizon
+    ) }}
 
 ),
 

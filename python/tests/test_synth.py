@@ -86,8 +86,9 @@ def s_variant(
 @pytest.fixture(scope="module")
 def s_flat(s_variant: Callable[..., tuple[Path, duckdb.DuckDBPyConnection]]
            ) -> tuple[Path, duckdb.DuckDBPyConnection]:
-    """s data with every structure knob at 0: no taste, no re-buy cycles, no seasonality."""
-    return s_variant(taste=0.0, rebuy=0.0, season=0.0)
+    """s data with every structure knob at 0: no taste, no re-buy cycles, no seasonality, no
+    projects."""
+    return s_variant(taste=0.0, rebuy=0.0, season=0.0, new_vehicle=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -422,7 +423,7 @@ def test_sends_show_six_distinct_items(xs_con: duckdb.DuckDBPyConnection) -> Non
                             where i.send_id = e.send_id and i.sku = e.sku)""") == 0
 
 
-# --- structure knobs: taste, re-buy cycles, seasonality (at s) ----------------------------------
+# --- structure knobs: taste, re-buy cycles, seasonality, projects (at s) ------------------------
 # Each structure is measured on the default data (knobs on) and on the flat data (all knobs 0).
 
 def test_knobs_are_recorded_and_change_only_the_purchases(
@@ -430,10 +431,11 @@ def test_knobs_are_recorded_and_change_only_the_purchases(
 ) -> None:
     flat_raw, _ = s_flat
     defaults = {"taste": synth_config.DEFAULT_TASTE, "rebuy": synth_config.DEFAULT_REBUY,
-                "season": synth_config.DEFAULT_SEASON}
+                "season": synth_config.DEFAULT_SEASON,
+                "new_vehicle": synth_config.DEFAULT_NEW_VEHICLE}
     assert synth.read_manifest(s_raw)["knobs"] == defaults
     flat = synth.read_manifest(flat_raw)
-    assert flat["knobs"] == {"taste": 0.0, "rebuy": 0.0, "season": 0.0}
+    assert flat["knobs"] == {"taste": 0.0, "rebuy": 0.0, "season": 0.0, "new_vehicle": 0.0}
     truth = flat["ground_truth"]
     assert truth["taste"]["share_of_fitted_lines"] == 0.0
     assert {noun["effective_probability"] for noun in truth["rebuy"]["nouns"].values()} == {0.0}
@@ -447,7 +449,8 @@ def test_knobs_are_recorded_and_change_only_the_purchases(
 
 def test_knobs_out_of_range_are_one_clear_error(tmp_path: Path) -> None:
     for knobs, message in (({"taste": 1.5}, "taste is a share"), ({"rebuy": -1.0}, "rebuy"),
-                           ({"season": math.nan}, "season")):
+                           ({"season": math.nan}, "season"),
+                           ({"new_vehicle": -0.5}, "new_vehicle")):
         with pytest.raises(ValueError, match=message):
             synth.generate("xs", 1, tmp_path, **knobs)
     assert not list(tmp_path.iterdir())  # checked before anything is written
@@ -456,10 +459,12 @@ def test_knobs_out_of_range_are_one_clear_error(tmp_path: Path) -> None:
 def test_cli_passes_the_knobs_to_the_manifest(tmp_path: Path) -> None:
     out = tmp_path / "raw"
     result = CliRunner().invoke(cli, ["synth", "--scale", "xs", "--seed", "3", "--out", str(out),
-                                      "--taste", "0.1", "--rebuy", "0", "--season", "1.5"])
+                                      "--taste", "0.1", "--rebuy", "0", "--season", "1.5",
+                                      "--new-vehicle", "3"])
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / synth.MANIFEST_NAME).read_text())
-    assert manifest["knobs"] == {"taste": 0.1, "rebuy": 0.0, "season": 1.5}
+    assert manifest["knobs"] == {"taste": 0.1, "rebuy": 0.0, "season": 1.5, "new_vehicle": 3.0}
+    assert manifest["ground_truth"]["new_vehicle"]["extra_order_rate_at_adding"] == 3.0
     assert manifest["ground_truth"]["season"]["strength"] == 1.5
     result = CliRunner().invoke(cli, ["synth", "--out", str(out), "--taste", "1.5"])
     assert result.exit_code != 0 and "--taste" in result.output
@@ -582,3 +587,36 @@ def test_season_moves_the_category_mix_with_the_month(
     assert len(apparel) == 12
     for month, share in apparel:
         assert abs(share - synth.APPAREL_ORDER_SHARE) < 0.012, month
+
+
+def project_rate_ratio(con: duckdb.DuckDBPyConnection) -> float:
+    """Lines bought for a garage vehicle per day in its first 60 days in the garage, over the
+    same in days 180-540 (vehicles added from 2024-01-01 on, counted inside the window)."""
+    return one(con, """
+        with garage as (
+            select distinct customer_id, vehicle_id, added_at from customer_vehicles
+            where added_at >= timestamp '2024-01-01' and added_at < timestamp '2026-10-01'
+        ),
+        lines as (
+            select g.customer_id, g.vehicle_id, g.added_at,
+                   date_diff('day', g.added_at, s.ordered_at) as age
+            from garage as g inner join sales as s
+                on s.customer_id = g.customer_id and s.vehicle_id = g.vehicle_id
+        ),
+        exposure as (
+            select sum(least(60, date_diff('day', added_at, timestamp '2026-11-01'))) as early,
+                   sum(greatest(0, least(540, date_diff('day', added_at,
+                                                        timestamp '2026-11-01')) - 180)) as late
+            from garage
+        )
+        select (count(*) filter (where age >= 0 and age < 60) / any_value(early))
+             / (count(*) filter (where age >= 180 and age < 540) / any_value(late))
+        from lines, exposure""")
+
+
+def test_projects_raise_buying_for_a_newly_added_vehicle_and_zero_switches_them_off(
+    s_con: duckdb.DuckDBPyConnection, s_flat: tuple[Path, duckdb.DuckDBPyConnection],
+) -> None:
+    on, off = project_rate_ratio(s_con), project_rate_ratio(s_flat[1])
+    assert on > 1.8, on
+    assert 0.8 < off < 1.25, off

@@ -160,14 +160,19 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="Strength of month-of-year seasonality of hard-parts categories: a "
                    "category's weight in a month is 1 + SEASON x its profile (-1..1); "
                    "0 = no seasonality.")
+@click.option("--new-vehicle", type=click.FloatRange(min=0),
+              default=synth_config.DEFAULT_NEW_VEHICLE, show_default=True,
+              help="A vehicle added to the garage starts a project: extra orders for it at "
+                   "NEW_VEHICLE x the customer's usual order rate, fading over ~2 months; "
+                   "0 = adding a vehicle changes nothing.")
 def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
-          season: float) -> None:
+          season: float, new_vehicle: float) -> None:
     """Write synthetic raw tables for a scale, seed and structure knobs (see the manifest)."""
     from vehicle_recs import synth as generator
 
     with _status(f"synth {scale} seed {seed}") as progress:
         counts = generator.generate(scale, seed, out_dir, progress=progress, taste=taste,
-                                    rebuy=rebuy, season=season)
+                                    rebuy=rebuy, season=season, new_vehicle=new_vehicle)
     for table, rows in counts.items():
         click.echo(f"{table:<18} {rows:>12,}")
 

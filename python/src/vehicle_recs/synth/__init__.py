@@ -1,14 +1,14 @@
 """Synthetic raw data for vehicle_recs: the raw contract, at every scale, with bad rows.
 
-`generate(scale, seed, out_dir, taste=, rebuy=, season=)` writes the ten raw tables of the
-contract (`vehicle_recs.contract.RAW_SCHEMAS`) as Parquet, deterministically for a seed and the
-knobs, plus `_synth_manifest.json` (row counts, bad rows injected per kind, the knobs under
-`knobs`, ground truth). Everything is vectorized numpy/Arrow; loops run only over make+model
-lines, tiers, campaigns, favourite slots, redraw rounds and re-buy rounds.
+`generate(scale, seed, out_dir, taste=, rebuy=, season=, new_vehicle=)` writes the ten raw tables of
+the contract (`vehicle_recs.contract.RAW_SCHEMAS`) as Parquet, deterministically for a seed and the
+knobs, plus `_synth_manifest.json` (row counts, bad rows injected per kind, the knobs under `knobs`,
+ground truth). Everything is vectorized numpy/Arrow; loops run only over make+model lines, tiers,
+campaigns, favourite slots, redraw rounds and re-buy rounds.
 
-Three knobs (`vehicle-recs synth --taste T --rebuy R --season S`) set how much of the structure
-a recommender can exploit is in the data; each is described below, and 0 switches it off
-(defaults and the other constants named here are in `_config`):
+Four knobs (`vehicle-recs synth --taste T --rebuy R --season S --new-vehicle N`) set how much
+of the structure a recommender can exploit is in the data; each is described below, and 0
+switches it off (defaults and the other constants named here are in `_config`):
 
 - `taste` T (0..1, default `DEFAULT_TASTE`, 0.35): share of a customer's fitted lines drawn
   within their favourite categories (**Taste**).
@@ -16,6 +16,8 @@ a recommender can exploit is in the data; each is described below, and 0 switche
   probability, capped at 0.95 (**Replenishment**).
 - `season` S (>= 0, default `DEFAULT_SEASON`, 0.5): strength of the month-of-year profiles of
   the hard-parts categories (**Seasonality**).
+- `new_vehicle` N (>= 0, default `DEFAULT_NEW_VEHICLE`, 2.0): extra order rate a vehicle
+  brings when it is added to the garage (**Projects**).
 
 The knobs change only the purchases (orders, order lines, the re-buys and what follows from
 them): vehicles, products, fitment, customers, garages, email sends and their items are the
@@ -102,6 +104,13 @@ How the retailer's known facts are modelled:
   multipliers (January first).
 - **Customers.** 4% without email, 72% opted in before unsubscribes; garages of 0-3 vehicles
   (15% empty), `added_at` mostly weeks after sign-up, some much later.
+- **Projects** (knob `new_vehicle`). Adding a vehicle to the garage starts a project: each
+  garage vehicle brings Poisson(N x the customer's usual yearly order rate x
+  `NEW_VEHICLE_DAYS` / 365) extra orders for it, placed an exponential `NEW_VEHICLE_DAYS` (60)
+  after it was added, so right after adding the customer orders for it at N times their usual
+  rate on top of their usual orders, fading over ~2 months. The base order rate is lowered so
+  the total stays on target. N = 0: when a vehicle was added says nothing. The manifest's
+  `ground_truth.new_vehicle` has N and the decay.
 - **Orders.** Status completed 90%, cancelled 6%, returned 4%; 5% of lines 10% off list price.
 - **Email.** Each campaign mails `send_share` of opted-in, not unsubscribed customers; arms
   random/bandit 50/50 (propensity null in the first third of campaigns, then logged 0.5), then

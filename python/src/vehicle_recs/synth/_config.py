@@ -59,13 +59,18 @@ BROAD_BREADTH = 1000
 SIGNATURE_SHARE = 0.08  # (make+model, part) pairs that are a signature of the model's owners
 SIGNATURE_BOOST = 4.0
 
-# --- knobs: structure a recommender can exploit (`vehicle-recs synth --taste/--rebuy/--season`) --
+# --- knobs: structure a recommender can exploit (`vehicle-recs synth --taste/--rebuy/--season/
+# --new-vehicle`) --
 # taste: share of a customer's fitted lines drawn within their favourite categories (0..1)
 DEFAULT_TASTE = 0.35
 # rebuy: multiplies every consumable SKU's re-buy probability (capped at REBUY_PROBABILITY_CAP)
 DEFAULT_REBUY = 1.0
 # season: month-of-year multiplier of a hard-parts category = 1 + season * profile (floored)
 DEFAULT_SEASON = 0.5
+# new_vehicle: a vehicle added to the garage starts a project: extra orders for it at this
+# multiple of the customer's usual order rate, decaying over NEW_VEHICLE_DAYS (e-folding)
+DEFAULT_NEW_VEHICLE = 2.0
+NEW_VEHICLE_DAYS = 60.0
 FAVOURITE_COUNT_SHARE = (0.45, 0.35, 0.20)  # customers with 1, 2, 3 favourite categories
 FAVOURITE_WEIGHT_SHAPE = 1.5  # gamma shape of the favourites' weights (normalised per customer)
 REBUY_PROBABILITY_CAP = 0.95

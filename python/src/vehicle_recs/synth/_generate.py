@@ -232,20 +232,23 @@ def generate(
     taste: float = cfg.DEFAULT_TASTE,
     rebuy: float = cfg.DEFAULT_REBUY,
     season: float = cfg.DEFAULT_SEASON,
+    new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE,
 ) -> dict[str, int]:
     """Write every table as <out_dir>/<table>.parquet; return row counts.
 
-    Deterministic for a seed and knobs: the same (scale, seed, taste, rebuy, season) writes
-    byte-identical files. The knobs set how much structure a recommender can find: `taste` is
-    the share (0..1) of a customer's fitted lines drawn within their favourite categories,
-    `rebuy` (>= 0) multiplies every consumable SKU's re-buy probability, `season` (>= 0) scales
-    the month-of-year profiles of the hard-parts categories; 0 switches a structure off. A
-    manifest (`_synth_manifest.json`) records the row counts, the bad rows injected per kind,
-    the knobs and the ground truth the data was drawn from.
+    Deterministic for a seed and knobs: the same (scale, seed, taste, rebuy, season, new_vehicle)
+    writes byte-identical files. The knobs set how much structure a recommender can find: `taste` is
+    the share (0..1) of a customer's fitted lines drawn within their favourite categories, `rebuy`
+    (>= 0) multiplies every consumable SKU's re-buy probability, `season` (>= 0) scales the
+    month-of-year profiles of the hard-parts categories, `new_vehicle` (>= 0) is the extra order
+    rate (a multiple of the customer's usual one) a vehicle brings when it is added to the garage,
+    decaying over ~2 months; 0 switches a structure off. A manifest (`_synth_manifest.json`) records
+    the row counts, the bad rows injected per kind, the knobs and the ground truth the data was
+    drawn from.
     """
     if scale not in cfg.SCALES:
         raise ValueError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
-    knobs = check_knobs(taste=taste, rebuy=rebuy, season=season)
+    knobs = check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
     size = cfg.SCALES[scale]
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
@@ -277,7 +280,7 @@ def generate(
     rng = streams["purchases"]
     model = build_purchase_model(catalog, vehicles, customers)
     purchases = base_purchases(rng, size, catalog, vehicles, customers, model, taste=taste,
-                               season=season)
+                               season=season, new_vehicle=new_vehicle)
     rebuys = add_rebuys(rng, catalog, purchases)
 
     say("email history")
@@ -321,9 +324,11 @@ def generate(
     return counts
 
 
-def check_knobs(taste: float, rebuy: float, season: float) -> dict[str, float]:
+def check_knobs(taste: float, rebuy: float, season: float,
+                new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE) -> dict[str, float]:
     """The knobs as floats, or a ValueError naming the one out of range."""
-    values = {"taste": float(taste), "rebuy": float(rebuy), "season": float(season)}
+    values = {"taste": float(taste), "rebuy": float(rebuy), "season": float(season),
+              "new_vehicle": float(new_vehicle)}
     for name, value in values.items():
         if not np.isfinite(value) or value < 0:
             raise ValueError(f"{name} must be a number >= 0 (got {value})")
@@ -333,9 +338,10 @@ def check_knobs(taste: float, rebuy: float, season: float) -> dict[str, float]:
 
 
 def ground_truth(*, taste: float = cfg.DEFAULT_TASTE, rebuy: float = cfg.DEFAULT_REBUY,
-                 season: float = cfg.DEFAULT_SEASON) -> dict[str, Any]:
+                 season: float = cfg.DEFAULT_SEASON,
+                 new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE) -> dict[str, Any]:
     """The parameters the data is drawn from (what downstream tests may compare against)."""
-    check_knobs(taste=taste, rebuy=rebuy, season=season)
+    check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
     hard = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == "hard_parts"]
     profile, multiplier = season_profile(), season_multiplier(season)
     noun_category = {noun: c.name for c in cfg.CATEGORIES for noun in c.nouns}
@@ -379,6 +385,10 @@ def ground_truth(*, taste: float = cfg.DEFAULT_TASTE, rebuy: float = cfg.DEFAULT
                         for i in hard},
             "multiplier": {cfg.CATEGORIES[i].name: [round(float(v), 4) for v in multiplier[i]]
                            for i in hard},
+        },
+        "new_vehicle": {
+            "extra_order_rate_at_adding": new_vehicle,
+            "decay_days": cfg.NEW_VEHICLE_DAYS,
         },
     }
 

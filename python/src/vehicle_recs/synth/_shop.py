@@ -327,18 +327,45 @@ def _repeats(customer: np.ndarray, product: np.ndarray, rows: np.ndarray, later:
     return repeat
 
 
+def _project_orders(rng: np.random.Generator, customers: Customers, expected: np.ndarray,
+                    customer: np.ndarray, when: np.ndarray,
+                    vehicle: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The orders plus each garage vehicle's project: Poisson(expected) extra orders for it,
+    an exponential NEW_VEHICLE_DAYS after it was added (those inside the data window)."""
+    count = rng.poisson(expected)
+    row = np.repeat(np.arange(len(count)), count)
+    at = customers.garage_added_us[row] + (
+        rng.exponential(cfg.NEW_VEHICLE_DAYS, len(row)) * cfg.US_PER_DAY).astype(np.int64)
+    inside = (at >= START_US) & (at < END_US)
+    row, at = row[inside], at[inside]
+    return (np.concatenate([customer, customers.garage_customer[row]]),
+            np.concatenate([when, at]),
+            np.concatenate([vehicle, customers.garage_vehicle[row]]))
+
+
 def base_purchases(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
                    vehicles: Vehicles, customers: Customers, model: PurchaseModel,
                    taste: float = cfg.DEFAULT_TASTE,
-                   season: float = cfg.DEFAULT_SEASON) -> Purchases:
+                   season: float = cfg.DEFAULT_SEASON,
+                   new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE) -> Purchases:
     n = customers.count
     since = np.maximum(customers.created_us, START_US)
     years = (END_US - since) / YEAR_US
     exposure = customers.activity * years
+    # a garage vehicle's project adds new_vehicle * NEW_VEHICLE_DAYS days of the customer's
+    # usual orders, of which the share falling inside the data window counts (the total order
+    # count stays on target)
+    tau_us = cfg.NEW_VEHICLE_DAYS * cfg.US_PER_DAY
+    added = customers.garage_added_us
+    inside = (np.exp(-np.maximum(START_US - added, 0) / tau_us)
+              - np.exp(-(END_US - added) / tau_us))
+    burst_exposure = (new_vehicle * customers.activity[customers.garage_customer] * inside
+                      * tau_us / YEAR_US)
     # ~1.75 lines per order, ~9.5% more lines from re-buys (at the default rebuy knob), click
     # purchases and apparel
     target_orders = n * scale.lines_per_customer / (1 + LINES_PER_ORDER_EXTRA) / 1.095
-    count = rng.poisson(exposure * target_orders / exposure.sum())
+    rate = target_orders / (exposure.sum() + burst_exposure.sum())
+    count = rng.poisson(exposure * rate)
     customer = np.repeat(np.arange(n), count)
     when = since[customer] + (rng.random(len(customer)) * (END_US - since[customer])).astype(
         np.int64)
@@ -348,6 +375,9 @@ def base_purchases(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
     order_vehicle = np.where(shop_count > 0,
                              customers.shop_vehicle[np.minimum(pick, len(customers.shop_vehicle)
                                                                - 1)], -1)
+    if new_vehicle > 0:
+        customer, when, order_vehicle = _project_orders(rng, customers, burst_exposure * rate,
+                                                        customer, when, order_vehicle)
 
     lines = 1 + rng.poisson(LINES_PER_ORDER_EXTRA, len(customer))
     line_order = np.repeat(np.arange(len(customer)), lines)
