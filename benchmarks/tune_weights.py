@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from vehicle_recs.backtest import ENGINE, build_as_of, compute_metrics
-from vehicle_recs.project import DbtProject
+from vehicle_recs.backtest import ENGINE, backtest_project, build_as_of, compute_metrics
 
 # What is searched; everything else keeps its dbt_project.yml default.
 GRID: dict[str, list[Any]] = {
@@ -30,6 +29,14 @@ GRID: dict[str, list[Any]] = {
 # The models between the clean purchases and the final model: everything the scoring vars touch
 # (the baselines and the reporting marts do not depend on them).
 SELECT = ["int_order_lines_filtered_to_completed+,+fct_recommendation_candidates"]
+
+
+def _value(text: str) -> float | str:
+    """A var value from the command line: a number, or a word such as `revenue`."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def main() -> None:
@@ -46,9 +53,9 @@ def main() -> None:
     parser.add_argument("--fixed", action="append", default=[], metavar="NAME=V",
                         help="Hold a var at a value for every setting (repeatable).")
     args = parser.parse_args()
-    grid = {name: [float(v) for v in values.split(",")]
+    grid = {name: [_value(v) for v in values.split(",")]
             for name, _, values in (item.partition("=") for item in args.grid)} or GRID
-    fixed = {name: float(value)
+    fixed = {name: _value(value)
              for name, _, value in (item.partition("=") for item in args.fixed)}
 
     if not args.skip_initial_build:
@@ -57,12 +64,7 @@ def main() -> None:
     names = list(grid)
     for values in itertools.product(*(grid[name] for name in names)):
         dbt_vars = {**fixed, **dict(zip(names, values, strict=True))}
-        project = DbtProject(
-            duckdb_path=args.work_dir / "backtest.duckdb",
-            target_path=args.work_dir / "target",
-            dbt_vars={**dbt_vars, "raw_dir": str(args.raw.resolve()),
-                      "as_of": args.as_of.isoformat()},
-        )
+        project = backtest_project(args.raw, args.as_of, args.work_dir, dbt_vars)
         started = time.perf_counter()
         project.invoke(["run", "--quiet", "--select", *SELECT])
         assert project.duckdb_path is not None

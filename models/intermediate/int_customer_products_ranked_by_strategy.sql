@@ -6,7 +6,9 @@
 --   2. at most var max_apparel_candidates apparel products per strategy and customer (the best
 --      scored);
 --   3. rank by score (random_eligible's score is its seeded draw), then sku, so ranks are
---      contiguous and deterministic, and keep the first N.
+--      contiguous and deterministic, and keep the first N. The engine (vehicle_aware) ranks by
+--      its objective instead (macro objective_value, var ranking_objective: the score itself
+--      for match, score * price for revenue); the baselines by their own score.
 -- Steps 1 and 2 only find the few rows to drop (repeated products, apparel rows); the bulk of
 -- the rows streams once into the ranking of step 3. The eligible rows are read by three
 -- import CTEs on purpose: a CTE read by several consumers is buffered whole by DuckDB, and this
@@ -30,6 +32,12 @@ eligible_apparel as (
 
     select * from {{ ref('int_customer_products_filtered_to_eligible') }}
     where department = 'apparel'
+
+),
+
+products as (
+
+    select * from {{ ref('int_products_filtered_to_as_of') }}
 
 ),
 
@@ -89,7 +97,7 @@ worse_vehicles as (
 ),
 
 -- 2. the customer's apparel products, each at its best score (the score step 1 keeps), ranked
--- among apparel only
+-- among apparel only by the value step 3 ranks by
 apparel_products as (
 
     select
@@ -103,6 +111,23 @@ apparel_products as (
 
 ),
 
+apparel_valued as (
+
+    select
+        apparel_products.strategy,
+        apparel_products.customer_id,
+        apparel_products.sku,
+        case
+            when apparel_products.strategy = 'vehicle_aware'
+                then {{ objective_value('apparel_products.score', 'products.price_usd') }}
+            else apparel_products.score
+        end as rank_value
+
+    from apparel_products
+    inner join products on apparel_products.sku = products.sku
+
+),
+
 apparel_ranked as (
 
     select
@@ -111,10 +136,10 @@ apparel_ranked as (
         sku,
         row_number() over (
             partition by strategy, customer_id
-            order by score desc, sku asc
+            order by rank_value desc, sku asc
         ) as apparel_rank
 
-    from apparel_products
+    from apparel_valued
 
 ),
 
@@ -130,11 +155,19 @@ apparel_over_cap as (
 
 ),
 
--- 3. everything else streams into the ranking
+-- 3. everything else streams into the ranking, valued as the strategy ranks
 kept as (
 
-    select eligible.*
+    select
+        eligible.*,
+        case
+            when eligible.strategy = 'vehicle_aware'
+                then {{ objective_value('eligible.score', 'products.price_usd') }}
+            else eligible.score
+        end as rank_value
+
     from eligible
+    inner join products on eligible.sku = products.sku
     left join worse_vehicles
         on
             eligible.strategy = worse_vehicles.strategy
@@ -165,7 +198,7 @@ ranked as (
         months_since_purchase,
         row_number() over (
             partition by strategy, customer_id
-            order by score desc, sku asc
+            order by rank_value desc, sku asc
         ) as candidate_rank
 
     from kept

@@ -9,8 +9,9 @@
 --           * lift ^ lift_weight
 --           * breadth_multiplier ^ breadth_weight  (seed breadth_tiers: narrower fits score higher)
 --           * price_multiplier ^ price_weight      (seed price_tiers: pricier tiers score higher)
--- The last three weights are 0 by default (the backtest found they do not pay on top of the
--- rest); ties then go to the part that fits fewer vehicles.
+-- Products are ranked within the vehicle by the engine's objective (macro objective_value, var
+-- ranking_objective: the score itself for match, score * price for revenue), ties to the part
+-- that fits fewer vehicles.
 with
 
 rates as (
@@ -63,6 +64,7 @@ scored as (
         breadth.fitment_breadth,
         breadth.breadth_tier,
         price_tiers.price_tier,
+        products.price_usd,
         coalesce(seasons.season_index, 1.0) as season_index,
         rates.vehicle_rate
         * {{ var('purchase_horizon_days') }} / {{ var('lookback_days') }}
@@ -85,7 +87,10 @@ ranked as (
         *,
         row_number() over (
             partition by vehicle_id
-            order by score desc, fitment_breadth asc, sku asc
+            order by
+                {{ objective_value('score', 'price_usd') }} desc,
+                fitment_breadth asc,
+                sku asc
         ) as vehicle_rank
 
     from scored

@@ -218,13 +218,15 @@ def _last_order_date(raw_dir: Path) -> date:
 def xs_backtest(xs_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> BacktestResult:
     as_of = _last_order_date(xs_raw) - timedelta(days=60)
     work = tmp_path_factory.mktemp("backtest_xs")
-    return backtest.run_backtest(xs_raw, as_of, horizon_days=60, k=6, work_dir=work)
+    return backtest.run_backtest(xs_raw, as_of, horizon_days=60, k=6, work_dir=work,
+                                 objectives=("match", "blend"))
 
 
 @pytest.mark.slow
 def test_backtest_on_xs(xs_backtest: BacktestResult) -> None:
     rows = xs_backtest.metrics.set_index("strategy")
-    assert set(rows.index) == set(STRATEGIES)
+    variants = {backtest.objective_strategy("match"), backtest.objective_strategy("blend")}
+    assert set(rows.index) == set(STRATEGIES) | variants
     assert xs_backtest.population["purchase_lines_in_horizon"] > 0
     for metric in backtest.METRICS:
         assert rows[metric].between(0, 1).all(), metric
@@ -245,6 +247,23 @@ def test_backtest_on_xs(xs_backtest: BacktestResult) -> None:
 
 
 @pytest.mark.slow
+def test_backtest_objectives_rerank_the_engine(xs_backtest: BacktestResult, xs_raw: Path) -> None:
+    """Each objective re-runs the engine's ranking on the same build: the default objective
+    (blend) reproduces the engine's row, match ranks by probability alone (another top K), and
+    the table gets a column per objective. An unknown objective stops before any build."""
+    rows = xs_backtest.metrics.set_index("strategy")
+    compared = ["match_rate", "revenue_match_rate", "matched_lines", "catalog_coverage"]
+    default = rows.loc[ENGINE, compared].astype(float)
+    blend = rows.loc[backtest.objective_strategy("blend"), compared].astype(float)
+    assert (default == blend).all()
+    match = rows.loc[backtest.objective_strategy("match"), compared].astype(float)
+    assert not (default == match).all()
+    assert "objective match" in backtest.markdown_table(xs_backtest)
+    with pytest.raises(ValueError, match="unknown objective bogus"):
+        backtest.run_backtest(xs_raw, date(2026, 1, 1), objectives=("bogus",))
+
+
+@pytest.mark.slow
 def test_backtest_cli(xs_backtest: BacktestResult, xs_raw: Path, tmp_path: Path,
                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The command parses options, passes --var overrides and writes --out (build mocked)."""
@@ -260,8 +279,10 @@ def test_backtest_cli(xs_backtest: BacktestResult, xs_raw: Path, tmp_path: Path,
     result = CliRunner().invoke(cli, [
         "backtest", "--raw", str(xs_raw), "--as-of", "2026-01-01", "--horizon", "30",
         "--k", "4", "--out", str(out), "--var", "lift_weight=0.25",
+        "--objectives", "match, revenue",
     ])
     assert result.exit_code == 0, result.output
     assert seen["as_of"] == date(2026, 1, 1) and seen["horizon"] == 30 and seen["k"] == 4
     assert seen["dbt_vars"] == {"lift_weight": 0.25}
+    assert seen["objectives"] == ["match", "revenue"]
     assert out.is_file()

@@ -16,6 +16,11 @@ Calibration: for the strategies whose score is a purchase probability within the
 (PROBABILITY_STRATEGIES), every candidate of a population customer (all ranks, not only the top
 K) is compared with what happened (did the customer buy that SKU in the horizon), by decile of
 the predicted probability, separately for re-buy candidates and new items.
+
+Objectives: with `objectives`, the engine's ranking models are re-run once per ranking objective
+(var ranking_objective: match, blend, revenue) on the same build, and each adds a row
+`vehicle_aware:<objective>` with the same metrics, so match and revenue match can be traded
+off side by side.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -56,6 +61,9 @@ SPLIT_COUNTS = ("rebuy_lines", "rebuy_matched_lines", "new_item_lines", "new_ite
 CALIBRATION_DECILES = 10
 # selectors.yml: fct_recommendation_candidates, fct_baseline_candidates and their parents.
 BACKTEST_SELECTOR = "backtest"
+# The values of var ranking_objective (macro objective_value) and the models they change.
+OBJECTIVES = ("match", "blend", "revenue")
+OBJECTIVE_SELECT = "int_vehicle_products_ranked+,+fct_recommendation_candidates"
 
 
 @dataclass
@@ -82,15 +90,21 @@ class BacktestResult:
         return records
 
 
-def build_as_of(raw_dir: Path, as_of: date, work_dir: Path,
-                dbt_vars: Mapping[str, Any] | None = None) -> DbtProject:
-    """Seed and run the scoring models with var as_of into work_dir/backtest.duckdb."""
-    project = DbtProject(
+def backtest_project(raw_dir: Path, as_of: date, work_dir: Path,
+                     dbt_vars: Mapping[str, Any] | None = None) -> DbtProject:
+    """The dbt project of a backtest as of D: its own DuckDB file and target in work_dir."""
+    return DbtProject(
         duckdb_path=work_dir / "backtest.duckdb",
         target_path=work_dir / "target",
         dbt_vars={**(dbt_vars or {}), "raw_dir": str(raw_dir.resolve()),
                   "as_of": as_of.isoformat()},
     )
+
+
+def build_as_of(raw_dir: Path, as_of: date, work_dir: Path,
+                dbt_vars: Mapping[str, Any] | None = None) -> DbtProject:
+    """Seed and run the scoring models with var as_of into work_dir/backtest.duckdb."""
+    project = backtest_project(raw_dir, as_of, work_dir, dbt_vars)
     project.invoke(["seed", "--quiet"])
     project.invoke(["run", "--quiet", "--selector", BACKTEST_SELECTOR])
     return project
@@ -376,10 +390,16 @@ def compute_calibration(duckdb_path: Path, as_of: date, horizon_days: int = 60) 
 
 def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
                  work_dir: Path | None = None, dbt_vars: Mapping[str, Any] | None = None,
-                 progress: Callable[[str], None] | None = None) -> BacktestResult:
-    """Build as of D into its own database, then score every strategy on [D, D + horizon)."""
+                 progress: Callable[[str], None] | None = None,
+                 objectives: Sequence[str] = ()) -> BacktestResult:
+    """Build as of D into its own database, then score every strategy on [D, D + horizon);
+    with `objectives`, also the engine under each ranking objective."""
     if horizon_days <= 0 or k <= 0:
         raise ValueError("--horizon and --k must be positive")
+    unknown = sorted(set(objectives) - set(OBJECTIVES))
+    if unknown:
+        raise ValueError(f"unknown objective {', '.join(unknown)} (choose from "
+                         f"{', '.join(OBJECTIVES)})")
     if not raw_dir.is_dir():
         raise ValueError(f"raw folder not found: {raw_dir}")
     temporary = work_dir is None
@@ -394,6 +414,17 @@ def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
         assert project.duckdb_path is not None
         metrics, population = compute_metrics(project.duckdb_path, as_of, horizon_days, k)
         calibration = compute_calibration(project.duckdb_path, as_of, horizon_days)
+        variants = []
+        for objective in objectives:
+            if progress:
+                progress(f"the engine ranked for {objective}")
+            variant = backtest_project(raw_dir, as_of, folder,
+                                       {**(dbt_vars or {}), "ranking_objective": objective})
+            variant.invoke(["run", "--quiet", "--select", OBJECTIVE_SELECT])
+            variant_metrics, _ = compute_metrics(project.duckdb_path, as_of, horizon_days, k)
+            variants.append(variant_metrics[variant_metrics["strategy"] == ENGINE]
+                            .assign(strategy=objective_strategy(objective)))
+        metrics = pd.concat([metrics, *variants], ignore_index=True)
     finally:
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
@@ -426,6 +457,24 @@ def write_result(result: BacktestResult, out: Path) -> Path:
     return out
 
 
+def objective_strategy(objective: str) -> str:
+    """The strategy name of the engine's row under a ranking objective."""
+    return f"{ENGINE}:{objective}"
+
+
+def _strategies(result: BacktestResult) -> list[str]:
+    """The table's columns: every strategy, then the engine under each objective measured."""
+    measured = set(result.metrics["strategy"]) if "strategy" in result.metrics else set()
+    return [*STRATEGIES, *(objective_strategy(objective) for objective in OBJECTIVES
+                           if objective_strategy(objective) in measured)]
+
+
+def _label(strategy: str) -> str:
+    if strategy in STRATEGY_LABELS:
+        return STRATEGY_LABELS[strategy]
+    return f"(c) this engine, objective {strategy.partition(':')[2]}"
+
+
 TABLE_ROWS = (*METRICS, *SPLIT_METRICS, *SPLIT_COUNTS,
               *(f"match_rate_vs_{name}" for name in REFERENCE_STRATEGIES))
 
@@ -456,20 +505,22 @@ def render_table(result: BacktestResult) -> Any:
                          "lines)"))
     table.add_column("metric")
     rows = result.metrics.set_index("strategy")
-    for strategy in STRATEGIES:
-        table.add_column(STRATEGY_LABELS[strategy], justify="right")
+    strategies = _strategies(result)
+    for strategy in strategies:
+        table.add_column(_label(strategy), justify="right")
     for metric in TABLE_ROWS:
-        table.add_row(metric, *(_cell(rows, strategy, metric) for strategy in STRATEGIES))
+        table.add_row(metric, *(_cell(rows, strategy, metric) for strategy in strategies))
     return table
 
 
 def markdown_table(result: BacktestResult) -> str:
     """The same table as GitHub markdown (for benchmarks/backtest_results.md)."""
     rows = result.metrics.set_index("strategy")
-    header = "| metric | " + " | ".join(STRATEGY_LABELS[name] for name in STRATEGIES) + " |"
-    lines = [header, "|---|" + "---:|" * len(STRATEGIES)]
+    strategies = _strategies(result)
+    header = "| metric | " + " | ".join(_label(name) for name in strategies) + " |"
+    lines = [header, "|---|" + "---:|" * len(strategies)]
     for metric in TABLE_ROWS:
-        cells = [_cell(rows, strategy, metric) for strategy in STRATEGIES]
+        cells = [_cell(rows, strategy, metric) for strategy in strategies]
         lines.append(f"| {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

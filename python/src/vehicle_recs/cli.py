@@ -272,8 +272,11 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
               help="Keep the backtest's DuckDB and dbt target here (default: a temp folder).")
 @click.option("--var", "dbt_var", multiple=True, metavar="NAME=VALUE",
               help="Override a dbt var for this run (repeatable), e.g. --var lift_weight=0.5.")
+@click.option("--objectives", "objectives", default="", metavar="LIST",
+              help="Also measure the engine under these ranking objectives (comma-separated, "
+                   "of match, blend, revenue), one column each.")
 def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
-             work_dir: Path | None, dbt_var: tuple[str, ...]) -> None:
+             work_dir: Path | None, dbt_var: tuple[str, ...], objectives: str) -> None:
     """Match-rate backtest of this engine against the old engine, raw counts, a heuristic and
     random: the match split into re-buy and new-item lines, and the calibration of the scores
     that are purchase probabilities."""
@@ -292,8 +295,10 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
         except json.JSONDecodeError:
             overrides[name.strip()] = value
     with _dbt_step("backtest") as progress:
-        result = backtesting.run_backtest(raw_dir, as_of.date(), horizon, k, work_dir=work_dir,
-                                          dbt_vars=overrides, progress=progress)
+        result = backtesting.run_backtest(
+            raw_dir, as_of.date(), horizon, k, work_dir=work_dir, dbt_vars=overrides,
+            progress=progress,
+            objectives=[name.strip() for name in objectives.split(",") if name.strip()])
     # wide enough for five strategy columns even when stdout is not a terminal
     wide = Console(width=max(Console().width, 160))
     wide.print(backtesting.render_table(result))
