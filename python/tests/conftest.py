@@ -1,18 +1,22 @@
-"""Shared fixtures: one xs data set and one dbt build on DuckDB per test session.
+"""Shared fixtures: one xs data set and one dbt build on DuckDB per test session, and one local
+BigQuery emulator holding the xs raw tables (the `emulator` tests).
 
 Tests that only read the built warehouse use `xs_build`; tests that change data or vars build
-their own copy (in their own tmp folders) so they never disturb the shared one.
+their own copy (in their own tmp folders) so they never disturb the shared one. Tests on the
+emulator use their own datasets on the shared server.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from vehicle_recs.bigquery_emulator import Emulator, crucible_executable, emulator_with_raw_data
 from vehicle_recs.project import DbtProject
 
 XS_SEED = 7
@@ -50,3 +54,25 @@ def query() -> Callable[[DbtProject, str], list[tuple[Any, ...]]]:
             return con.execute(sql).fetchall()
 
     return run
+
+
+@pytest.fixture(scope="session")
+def crucible() -> Path:
+    """The emulator executable; without it: fail under $CI, else skip."""
+    executable = crucible_executable()
+    if not executable.is_file():
+        reason = (f"BigQuery emulator not installed ({executable}); "
+                  "run `make .venv-emulator/bin/crucible`")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return executable
+
+
+@pytest.fixture(scope="session")
+def emulator(crucible: Path, xs_raw: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """A crucible server on a free 127.0.0.1 port holding the xs raw tables; always stopped."""
+    work = tmp_path_factory.mktemp("emulator")
+    with emulator_with_raw_data(work, xs_raw, executable=crucible) as server:
+        yield server

@@ -3,15 +3,14 @@
 once it exists) compared row for row with the DuckDB build.
 
 The emulator venv comes from `make .venv-emulator/bin/crucible` (a prerequisite of `make
-pytest`). Without it these tests fail when $CI is set and are skipped otherwise.
+pytest`). Without it these tests fail when $CI is set and are skipped otherwise (the session
+fixtures `crucible` and `emulator` are in conftest.py, shared with test_bigquery_run.py).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from vehicle_recs.bigquery_emulator import (
     bigquery_client,
     compare_models,
     compare_rows,
-    crucible_executable,
     default_compared_models,
-    emulator_with_raw_data,
     table_csv,
     write_profile,
 )
@@ -36,27 +33,6 @@ from vehicle_recs.bigquery_gate import raw_columns
 from vehicle_recs.project import DbtError, DbtProject
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def crucible() -> Path:
-    executable = crucible_executable()
-    if not executable.is_file():
-        reason = (f"BigQuery emulator not installed ({executable}); "
-                  "run `make .venv-emulator/bin/crucible`")
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return executable
-
-
-@pytest.fixture(scope="session")
-def emulator(crucible: Path, xs_raw: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """A crucible server on a free 127.0.0.1 port holding the xs raw tables; always stopped."""
-    work = tmp_path_factory.mktemp("emulator")
-    with emulator_with_raw_data(work, xs_raw, executable=crucible) as server:
-        yield server
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import jsonschema
@@ -14,7 +15,9 @@ from vehicle_recs.payloads import (
     PayloadValidationError,
     build_payloads,
     check_guardrails,
+    check_template,
     check_written,
+    content_code,
     flat_items,
     load_config,
     load_schema,
@@ -74,11 +77,36 @@ def test_payload_shape_and_fields() -> None:
     assert item["sku"] == "AC-1000B" and item["variant"] == "black finish"
     assert item["price_text"] == "$1,234.50"
     # no product URL: the template's, with campaign tracking
+    # utm_content is the opaque code of (campaign, arm), never the arm's name
+    code = content_code("spring-24", "personalized")
+    assert re.fullmatch(r"[0-9a-f]{12}", code) and code != content_code("spring-24", "random")
     assert item["url"] == ("https://www.example-parts.com/p/AC-1000B?utm_source=email"
-                           "&utm_medium=email&utm_campaign=spring-24&utm_content=personalized"
+                           f"&utm_medium=email&utm_campaign=spring-24&utm_content={code}"
                            "&utm_term=AC-1000B")
+    assert "personalized" not in json.dumps(first["items"])
+    assert "random" not in json.dumps(rows[1]["items"])
     assert first["items"][1]["url"].startswith("https://shop.example.com/p/BR-7?ref=x&utm_")
     assert rows[1]["vehicle"] is None and rows[1]["is_fallback"]
+
+
+def test_templates_never_show_the_arm() -> None:
+    """{treatment} in a URL template is refused (the arm's name would reach customers), as is
+    an unknown placeholder; the schema rejects a URL whose utm_content is not the opaque code."""
+    with pytest.raises(ValueError, match=r"\{treatment\} would show customers"):
+        check_template("utm_content={treatment}")
+    with pytest.raises(ValueError, match=r"unknown placeholder \{arm\}"):
+        check_template("utm_content={arm}")
+    config = load_config()
+    config["tracking"] = {**config["tracking"], "utm_content": "{treatment}"}
+    with pytest.raises(ValueError, match="treatment"):
+        build_payloads(picked(), "spring-24", "0.1.0+abc", "2024-03-01", SUFFIXES, config)
+    leaked = build().to_pylist()
+    leaked[0]["items"][0]["url"] = leaked[0]["items"][0]["url"].replace(
+        content_code("spring-24", "personalized"), "personalized")
+    with pytest.raises(jsonschema.ValidationError, match="does not match"):
+        jsonschema.Draft202012Validator(load_schema()).validate(leaked[0])
+    with pytest.raises(PayloadValidationError, match="url: does not match pattern"):
+        validate_table(pa.Table.from_pylist(leaked, schema=build().schema))
 
 
 def test_every_built_payload_validates_with_jsonschema() -> None:

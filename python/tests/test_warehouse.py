@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,14 @@ class FakeJob:
     def __init__(self, table: pa.Table) -> None:
         self.table = table
 
-    def to_arrow(self) -> pa.Table:
+    def to_arrow(self, **_: Any) -> pa.Table:
         return self.table
+
+    def result(self, **_: Any) -> FakeJob:
+        return self
+
+    def to_arrow_iterable(self, **_: Any) -> Iterator[pa.RecordBatch]:
+        yield from self.table.to_batches()
 
 
 class FakeBigQueryClient:

@@ -9,10 +9,11 @@ anonymous credentials and dbt-bigquery uses `method: oauth-secrets` with a stati
 and `api_endpoint` pointing at the emulator.
 
 What the emulator supports and how this module works with it:
-- Raw tables are loaded with CSV load jobs (the emulator loads CSV only, with an explicit
-  schema): strings are always quoted (so '' stays '' and NULL is an empty unquoted field),
-  floats are written in plain positional notation, timestamps as `YYYY-MM-DD HH:MM:SS.ffffff`.
+- Raw tables are loaded with the CSV load jobs of `vehicle-recs load-raw` (`bigquery_io`; the
+  emulator loads CSV only, with an explicit schema): strings are always quoted (so '' stays ''
+  and NULL is an empty unquoted field), decimals plain, timestamps `YYYY-MM-DD HH:MM:SS.ffffff`.
   A string holding a line break cannot be loaded (the emulator refuses it) and fails loudly.
+  More of what it supports (DML, partition decorators, the Storage Read API): `bigquery_io`.
 - `tabledata.list` of a view is not supported, so models are read back with queries.
 - It translates BigQuery SQL to DuckDB, so it accepts some DuckDB-only syntax: the offline gate
   (`vehicle_recs.bigquery_gate`) catches that, the emulator catches what runs wrong (GROUP BY,
@@ -25,7 +26,6 @@ and compared cell by cell, floats within a relative tolerance.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -182,70 +182,25 @@ def bigquery_client(endpoint: str, project: str = EMULATOR_PROJECT) -> Any:
                            client_options=ClientOptions(api_endpoint=endpoint))
 
 
-def csv_cell(value: Any, kind: str) -> str:
-    """One CSV field as the emulator's (and BigQuery's) CSV loader reads it for a column type."""
-    if value is None:
-        return ""
-    if kind == "STRING":
-        text = str(value)
-        if "\n" in text or "\r" in text:
-            raise EmulatorError(f"cannot load a string with a line break into the emulator: "
-                                f"{text[:40]!r}")
-        return '"' + text.replace('"', '""') + '"'
-    if kind == "BOOL":
-        return "true" if value else "false"
-    if kind == "FLOAT64":
-        number = float(value)
-        if math.isnan(number):
-            return "NaN"
-        if math.isinf(number):
-            if number < 0:
-                return "-inf"
-            raise EmulatorError("cannot load +inf into the emulator")
-        import numpy as np
-
-        return str(np.format_float_positional(number, unique=True, trim="-"))
-    if kind == "NUMERIC":
-        return format(Decimal(value), "f")
-    if kind == "TIMESTAMP":
-        stamp = value if value.tzinfo is None else value.astimezone(UTC)
-        return stamp.strftime("%Y-%m-%d %H:%M:%S.%f")
-    if kind == "DATE":
-        return value.isoformat()
-    return str(value)
-
-
 def table_csv(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) -> bytes:
-    lines = [",".join(csv_cell(row[name], kind) for name, kind in columns.items())
-             for row in rows]
-    return ("\n".join(lines) + ("\n" if lines else "")).encode("utf-8")
+    """Rows as the CSV a load job reads for these column types (`bigquery_io.csv_bytes`)."""
+    import pyarrow as pa
+
+    from vehicle_recs.bigquery_io import csv_bytes
+
+    table = pa.Table.from_pylist(list(rows))
+    return csv_bytes(table, columns).to_pybytes() if table.num_rows else b""
 
 
 def load_raw_tables(client: Any, raw_dir: Path, dataset: str = RAW_DATASET) -> dict[str, int]:
-    """Load every contract table from `<raw_dir>/<table>.parquet` into `dataset`; row counts."""
-    import pyarrow.parquet as pq
-    from google.cloud import bigquery
+    """Load every contract table from `<raw_dir>/<table>.parquet` into `dataset` with the load
+    jobs of `vehicle-recs load-raw` (`bigquery_io.load_raw_tables`); row counts."""
+    from vehicle_recs.bigquery_io import BigQueryTarget
+    from vehicle_recs.bigquery_io import load_raw_tables as load
 
-    from vehicle_recs.bigquery_gate import raw_columns
-    from vehicle_recs.contract import raw_path
-
-    client.create_dataset(dataset, exists_ok=True)
-    counts: dict[str, int] = {}
-    for table, columns in raw_columns().items():
-        rows = pq.read_table(raw_path(raw_dir, table), columns=list(columns)).to_pylist()
-        config = bigquery.LoadJobConfig(
-            source_format="CSV",
-            schema=[bigquery.SchemaField(name, kind) for name, kind in columns.items()],
-            write_disposition="WRITE_TRUNCATE",
-        )
-        destination = f"{client.project}.{dataset}.{table}"
-        job = client.load_table_from_file(io.BytesIO(table_csv(rows, columns)), destination,
-                                          job_config=config)
-        job.result()
-        counts[table] = int(client.get_table(destination).num_rows or 0)
-        if counts[table] != len(rows):
-            raise EmulatorError(f"loaded {counts[table]} of {len(rows)} rows into {table}")
-    return counts
+    target = BigQueryTarget(client=client, project=client.project, dataset=EMULATOR_DATASET,
+                            raw_dataset=dataset, log_dataset=dataset)
+    return load(target, raw_dir)
 
 
 # Runs inside the emulator's own virtualenv (its duckdb writes the emulator's files): fills
@@ -293,9 +248,10 @@ def fill_raw_tables(database: Path, raw_dir: Path, *, executable: Path | None = 
                     project: str = EMULATOR_PROJECT, dataset: str = RAW_DATASET) -> dict[str, int]:
     """Copy `<raw_dir>/<table>.parquet` into the stopped emulator's state file; row counts.
 
-    The emulator's load jobs insert about 300 rows a second, so the 260k rows of the xs data
-    would take a quarter of an hour; this writes them in a second. The load-job path itself is
-    exercised by dbt seeds and by `load_raw_tables` in the tests.
+    The emulator's load jobs insert about 9,000 cells a second (DuckDB `executemany` inside the
+    emulator), so the xs data takes about three minutes to load; this writes it in a second.
+    The load-job path itself (`vehicle-recs load-raw`) is exercised by dbt seeds, by
+    `test_load_job_path_keeps_values` and by python/tests/test_bigquery_run.py.
     """
     from vehicle_recs.bigquery_gate import raw_columns
     from vehicle_recs.contract import raw_path
@@ -332,15 +288,17 @@ def emulator_with_raw_data(work_dir: Path, raw_dir: Path, *, executable: Path | 
 
 
 def write_profile(folder: Path, endpoint: str, *, project: str = EMULATOR_PROJECT,
-                  dataset: str = EMULATOR_DATASET, threads: int = 4) -> Path:
-    """A profiles.yml whose `emulator` output sends dbt-bigquery to the local emulator."""
+                  dataset: str = EMULATOR_DATASET, threads: int = 4,
+                  target: str = "emulator") -> Path:
+    """A profiles.yml whose output `target` (the default one) sends dbt-bigquery to the local
+    emulator; name it `prod` to run `vehicle-recs ... --target prod` against the emulator."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "profiles.yml"
     path.write_text(
         "vehicle_recs:\n"
-        "  target: emulator\n"
+        f"  target: {target}\n"
         "  outputs:\n"
-        "    emulator:\n"
+        f"    {target}:\n"
         "      type: bigquery\n"
         "      method: oauth-secrets\n"
         "      token: dummy-emulator-token\n"

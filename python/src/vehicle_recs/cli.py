@@ -23,6 +23,7 @@ from rich.progress import (
 from rich.table import Column
 
 from vehicle_recs.contract import RawDataError, check_raw_dir
+from vehicle_recs.export import export_command
 from vehicle_recs.project import (
     DbtError,
     DbtEvent,
@@ -41,6 +42,12 @@ EXPECTED_ERRORS: tuple[type[Exception], ...] = (RawDataError, DbtError, RunLocke
                                               OSError)
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 MAX_WARNINGS_SHOWN = 10
+
+# The dbt profile output a command works on: dev = DuckDB on a local raw folder (the default),
+# prod = BigQuery (profiles.yml.example; README "Run it on BigQuery").
+target_option = click.option(
+    "--target", "target", type=click.Choice(["dev", "prod"]), default="dev", show_default=True,
+    help="dev: DuckDB on a local raw folder; prod: BigQuery, the dbt profile's prod output.")
 
 
 @contextmanager
@@ -309,9 +316,36 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
         click.echo(f"wrote {backtesting.write_result(result, out)}")
 
 
+@cli.command("load-raw")
+@target_option
+@click.argument("raw_dir", type=click.Path(path_type=Path))
+def load_raw(target: str, raw_dir: Path) -> None:
+    """Check RAW_DIR against the raw contract; on prod, load its ten tables into the raw dataset.
+
+    prod: one BigQuery load job per table with the contract's schema, each table replaced whole.
+    Every file is checked first: one that breaks the contract stops before anything is loaded.
+    dev reads the folder in place (`run --raw RAW_DIR`): only the check runs.
+    """
+    check_raw_dir(raw_dir)  # before any connection: nothing is loaded from a broken folder
+    if target == "dev":
+        click.echo(f"{raw_dir}: the raw tables keep the contract; --target dev reads the folder "
+                   f"in place (vehicle-recs run --raw {raw_dir})")
+        return
+    from vehicle_recs import bigquery_io
+
+    bigquery = bigquery_io.connect(DbtProject(target=target))
+    with _status(f"load-raw into {bigquery.project}.{bigquery.raw_dataset}") as progress:
+        counts = bigquery_io.load_raw_tables(bigquery, raw_dir, progress)
+    for table, rows in counts.items():
+        click.echo(f"{table:<18} {rows:>12,}")
+    click.echo(f"loaded into {bigquery.project}.{bigquery.raw_dataset}")
+
+
 @cli.command()
-@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder of raw <table>.parquet files.")
+@target_option
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of raw <table>.parquet files (--target dev; prod reads the raw "
+                   "dataset filled by load-raw).")
 @click.option("--as-of", "as_of", default=None,
               help="Cut-off date YYYY-MM-DD; default: the day after the last order.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
@@ -321,16 +355,19 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
               help="Campaign id (default recs-<as-of>); also seeds the random arm.")
 @click.option("--treatment", default=None,
               help="Force one arm for every customer (personalized, random, control, ...).")
-def run(raw_dir: Path, as_of: str | None, out_dir: Path, items: int | None,
+def run(target: str, raw_dir: Path | None, as_of: str | None, out_dir: Path, items: int | None,
         campaign_id: str | None, treatment: str | None) -> None:
     """dbt build (tests included), then email payloads, assignments, preview and a summary."""
     from vehicle_recs import runner
 
     options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir, as_of=as_of, items=items,
-                                campaign_id=campaign_id, treatment=treatment)
+                                campaign_id=campaign_id, treatment=treatment, target=target)
     with _dbt_step("run") as progress:
         summary = runner.run(options, progress=progress)
     click.echo(runner.format_summary(summary))
+
+
+cli.add_command(export_command)
 
 
 class Interrupted(BaseException):

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -36,7 +37,10 @@ from vehicle_recs.variants import variant_labels
 
 SCHEMA_RESOURCE = "schemas/payload.schema.json"
 CONFIG_RESOURCE = "config/payloads.json"
-PLACEHOLDER = re.compile(r"\{(campaign_id|treatment|sku)\}")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+# What a URL template may name: {content} is the opaque code of (campaign, arm), never the arm.
+PLACEHOLDERS = ("campaign_id", "content", "sku")
+CONTENT_CODE_LENGTH = 12
 
 
 def load_schema() -> dict[str, Any]:
@@ -58,8 +62,39 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
 # building
 
 
+def content_code(campaign_id: str, arm: str) -> str:
+    """The `utm_content` of an arm in a campaign: 12 hex digits of a sha256 of both.
+
+    Customers see it in every link instead of the arm's name (the arm of each customer stays in
+    assignments.csv). Opaque, not secret: whoever knows the campaign id and the arm names can
+    recompute it, which is how an analyst maps it back.
+    """
+    text = f"vehicle_recs/utm_content/v1:{campaign_id}:{arm}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:CONTENT_CODE_LENGTH]
+
+
+def content_codes(treatment: pa.Array, campaign_id: str) -> pa.Array:
+    """`content_code` per row: hashed once per distinct arm, then taken (vectorized)."""
+    arms = pc.unique(treatment)
+    codes = pa.array([None if arm is None else content_code(campaign_id, arm)
+                      for arm in arms.to_pylist()], pa.string())
+    return pc.take(codes, pc.index_in(treatment, value_set=arms))
+
+
+def check_template(template: str) -> None:
+    """A URL template names only PLACEHOLDERS; {treatment} would show customers the arm."""
+    for name in PLACEHOLDER.findall(template):
+        if name == "treatment":
+            raise ValueError(f"URL template {template!r}: {{treatment}} would show customers the "
+                             "arm's name; use {content} (an opaque code of campaign and arm)")
+        if name not in PLACEHOLDERS:
+            raise ValueError(f"URL template {template!r}: unknown placeholder {{{name}}} (use "
+                             + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS) + ")")
+
+
 def _fill(template: str, columns: Mapping[str, pa.Array], length: int) -> pa.Array:
-    """Fill {campaign_id}/{treatment}/{sku} in a template, per row, URL-quoting the values."""
+    """Fill {campaign_id}/{content}/{sku} in a template, per row, URL-quoting the values."""
+    check_template(template)
     pieces: list[pa.Array | str] = []
     position = 0
     for match in PLACEHOLDER.finditer(template):
@@ -89,11 +124,14 @@ def _url_quoted(values: pa.Array) -> pa.Array:
 
 def tracked_urls(product_url: pa.Array, sku: pa.Array, treatment: pa.Array, campaign_id: str,
                  config: Mapping[str, Any]) -> pa.Array:
-    """Product URL (or the template's, when the product has none) + utm_* tracking parameters."""
+    """Product URL (or the template's, when the product has none) + utm_* tracking parameters.
+
+    The arm (`treatment`) appears only as its opaque `content_code` ({content}).
+    """
     length = len(sku)
     values = {
         "campaign_id": pa.repeat(pa.scalar(quote(campaign_id, safe="")), length),
-        "treatment": _url_quoted(treatment),
+        "content": content_codes(treatment, campaign_id),
         "sku": _url_quoted(sku),
     }
     fallback = _fill(str(config["product_url_template"]), values, length)
@@ -341,8 +379,13 @@ class PayloadValidationError(ValueError):
     """Built payloads break the JSON Schema; nothing was written."""
 
 
-def validate_table(payloads: pa.Table, schema: Mapping[str, Any] | None = None) -> None:
-    """Check every payload row against the JSON Schema; raise naming the first violation."""
+def validate_table(payloads: pa.Table, schema: Mapping[str, Any] | None = None,
+                   names: pa.Array | pa.ChunkedArray | None = None) -> None:
+    """Check every payload row against the JSON Schema; raise naming the first violation.
+
+    The error names the row's customer: `names[row]` (default: the `customer_id` column), e.g.
+    the `external_user_id` of an export's recipients.
+    """
     schema = schema if schema is not None else load_schema()
     errors: list[tuple[str, int]] = []
     start = 0
@@ -354,7 +397,7 @@ def validate_table(payloads: pa.Table, schema: Mapping[str, Any] | None = None) 
         start += len(struct)
     if errors:
         message, row = errors[0]
-        customer = payloads["customer_id"][row].as_py()
+        customer = (names if names is not None else payloads["customer_id"])[row].as_py()
         more = f" (+{len(errors) - 1} more rule(s) broken)" if len(errors) > 1 else ""
         raise PayloadValidationError(
             f"payload schema violation: {message}, first for customer {customer}{more}")

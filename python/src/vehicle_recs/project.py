@@ -174,6 +174,8 @@ class DbtProject:
         dbt_vars = {**self.dbt_vars, **(extra_vars or {})}
         args = [*command, "--project-dir", str(self.project_dir),
                 "--profiles-dir", str(self.profiles_dir()), "--target-path", str(self.target_dir)]
+        if self.target:  # also for a profile ($DBT_PROFILES_DIR) whose default is another output
+            args += ["--target", self.target]
         if dbt_vars:
             args += ["--vars", json.dumps(dbt_vars, default=str)]
         return args

@@ -9,11 +9,19 @@ Order matters for safety:
    (payloads.jsonl: exact size + a jsonschema-validated sample read back from disk);
 4. only then are the files moved into OUT, one `os.replace` each (summary.json last), so a
    previous run's outputs stay untouched unless the new run passed every check;
-5. last, the campaign's assignment log (`<log dir>/<campaign>.parquet`: arm, strategy, context
-   and propensities of every assigned customer) is written atomically. The next run's dbt build
-   reads every campaign's log (var `assignment_log_dir`) into the bandit's evidence mart. The
-   log folder is RunOptions.assignment_log_dir, else $VEHICLE_RECS_ASSIGNMENT_LOG, else
-   `<project>/data/assignment_log`.
+5. the campaign's assignment log (arm, strategy, context and propensities of every assigned
+   customer) is written, then the files are published. The next run's dbt build reads every
+   campaign's log into the bandit's evidence mart.
+
+Two targets, one code path (only where the raw data and the log live differ, `AssignmentLog`):
+- `dev` (default): dbt on DuckDB reads the raw folder `--raw` in place (var `raw_dir`); the log
+  is one Parquet file per campaign, `<log dir>/<campaign>.parquet`, written atomically (var
+  `assignment_log_dir`); the folder is RunOptions.assignment_log_dir, else
+  $VEHICLE_RECS_ASSIGNMENT_LOG, else `<project>/data/assignment_log`.
+- `prod`: dbt on BigQuery (the profile's `prod` output) reads the raw dataset that `vehicle-recs
+  load-raw --target prod` filled (var `raw_dataset`); the log is the table `assignment_log`,
+  each campaign replaced in one MERGE (var `assignment_log_dataset`); the warehouse reads
+  through the BigQuery client. See `bigquery_io`.
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -72,11 +80,12 @@ WEEKLY_SELECTOR = "weekly"
 CAMPAIGN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 OUTPUT_FILES = ("payload_items.parquet", "assignments.csv", "preview.html", "payloads.jsonl",
                 "summary.json")
+TARGETS = ("dev", "prod")  # dev: DuckDB on a raw folder; prod: BigQuery
 
 
 @dataclass
 class RunOptions:
-    raw_dir: Path
+    raw_dir: Path | None  # dev only; prod reads the raw dataset (`vehicle-recs load-raw`)
     out_dir: Path
     as_of: str | None = None
     items: int | None = None
@@ -84,6 +93,34 @@ class RunOptions:
     treatment: str | None = None
     project: DbtProject | None = None  # default: DbtProject() (env VEHICLE_RECS_DUCKDB_PATH, ...)
     assignment_log_dir: Path | None = None  # default: bandit.assignment_log_dir(project dir)
+    target: str = "dev"  # a profile output: dev (DuckDB) or prod (BigQuery)
+
+
+class AssignmentLog(Protocol):
+    """Where a target keeps the bandit's assignment log."""
+
+    def check_writable(self) -> None: ...
+
+    def dbt_vars(self) -> dict[str, str]: ...
+
+    def write(self, rows: pa.Table, campaign_id: str) -> str: ...
+
+
+@dataclass
+class FileAssignmentLog:
+    """dev: one Parquet file per campaign in a folder (a rerun replaces the campaign's file)."""
+
+    folder: Path
+
+    def check_writable(self) -> None:
+        check_writable_folder(self.folder, "the assignment log folder")
+
+    def dbt_vars(self) -> dict[str, str]:
+        return ({"assignment_log_dir": str(self.folder)} if bandit.has_assignment_log(self.folder)
+                else {})
+
+    def write(self, rows: pa.Table, campaign_id: str) -> str:
+        return str(bandit.write_assignment_log(rows, self.folder, campaign_id))
 
 
 @dataclass
@@ -400,30 +437,59 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     campaign = (check_campaign_id(options.campaign_id) if options.campaign_id is not None
                 else None)
     suffixes = load_suffixes()
-    raw_dir = options.raw_dir.resolve()
-    check_raw_dir(raw_dir)
-    check_writable_folder(options.out_dir.resolve(), "--out")
-
-    project = options.project or DbtProject()
-    project.dbt_vars = {**project.dbt_vars, "raw_dir": str(raw_dir)}
-    log_dir = (options.assignment_log_dir.resolve() if options.assignment_log_dir is not None
-               else bandit.assignment_log_dir(project.project_dir))
-    check_writable_folder(log_dir, "the assignment log folder")
-    holder = (f"pid {os.getpid()} (vehicle-recs run --raw {raw_dir} --out "
+    project, log, client, source = _prepare_target(options)
+    log.check_writable()
+    holder = (f"pid {os.getpid()} (vehicle-recs run {source} --out "
               f"{options.out_dir.resolve()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})")
     with project.exclusive(holder):
-        return _run_locked(options, project, log_dir, as_of, campaign,
+        return _run_locked(options, project, (log, client), as_of, campaign,
                            (rules, weights, suffixes), progress)
 
 
-def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: date | None,
-                campaign: str | None,
+def _prepare_target(options: RunOptions) -> tuple[DbtProject, AssignmentLog, Any, str]:
+    """Before the lock: the raw data checked (folder or dataset), OUT checked, the dbt project
+    with the raw data's var, the assignment log, the BigQuery client (prod; None on dev) and
+    how the run names its source for a second run's message."""
+    if options.target not in TARGETS:
+        raise ValueError(f"unknown --target {options.target!r}: use {' or '.join(TARGETS)}")
+    if options.target == "prod":
+        if options.raw_dir is not None:
+            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
+                             "with `vehicle-recs load-raw --target prod RAW` first")
+        check_writable_folder(options.out_dir.resolve(), "--out")
+        from vehicle_recs import bigquery_io
+
+        project = options.project or DbtProject(target="prod")
+        project.target = project.target or "prod"  # dbt builds where Python reads
+        bigquery = bigquery_io.connect(project)
+        bigquery_io.check_raw_dataset(bigquery)
+        project.dbt_vars = {**project.dbt_vars, "raw_dataset": bigquery.raw_dataset}
+        return (project, bigquery_io.BigQueryAssignmentLog(bigquery), bigquery.client,
+                f"--target prod ({bigquery.project}.{bigquery.raw_dataset})")
+    if options.raw_dir is None:
+        raise ValueError("--raw RAW is needed with --target dev (the folder of raw tables)")
+    raw_dir = options.raw_dir.resolve()
+    check_raw_dir(raw_dir)
+    check_writable_folder(options.out_dir.resolve(), "--out")
+    project = options.project or DbtProject()
+    project.dbt_vars = {**project.dbt_vars, "raw_dir": str(raw_dir)}
+    log = FileAssignmentLog(
+        options.assignment_log_dir.resolve() if options.assignment_log_dir is not None
+        else bandit.assignment_log_dir(project.project_dir))
+    return project, log, None, f"--raw {raw_dir}"
+
+
+def _run_locked(options: RunOptions, project: DbtProject, where: tuple[AssignmentLog, Any],
+                as_of: date | None, campaign: str | None,
                 settings: tuple[SelectionRules, ArmWeights, dict[str, str]],
                 progress: Progress) -> dict[str, Any]:
-    """`run` from the build to the published outputs, holding the project's lock."""
+    """`run` from the build to the published outputs, holding the project's lock.
+
+    `where`: the target's assignment log and, on BigQuery, the client the warehouse reads with.
+    """
     rules, weights, suffixes = settings
-    if bandit.has_assignment_log(log_dir):  # earlier campaigns' logs: the bandit's evidence
-        project.dbt_vars["assignment_log_dir"] = str(log_dir)
+    log, client = where
+    project.dbt_vars.update(log.dbt_vars())  # earlier campaigns' logs: the bandit's evidence
     if as_of is not None:
         project.dbt_vars["as_of"] = as_of.isoformat()
     if campaign is not None:  # else the models seed with the default campaign's id
@@ -437,7 +503,7 @@ def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: 
 
     progress(f"reading {FINAL_MODEL}")
     with _timed(timings, "read"):
-        warehouse = open_warehouse(project.target_dir, project.duckdb_path,
+        warehouse = open_warehouse(project.target_dir, project.duckdb_path, client=client,
                                    location=os.environ.get("VEHICLE_RECS_BQ_LOCATION"))
         candidates = warehouse.read_candidates()
     if candidates.num_rows == 0:
@@ -459,8 +525,7 @@ def _run_locked(options: RunOptions, project: DbtProject, log_dir: Path, as_of: 
     # The log first: if it cannot be written, no output of this campaign is published.
     progress("writing the assignment log")
     with _timed(timings, "assignment_log_write"):
-        log_path = bandit.write_assignment_log(result.assignment_log, log_dir, campaign)
-    result.summary["assignment_log"] = str(log_path)
+        result.summary["assignment_log"] = log.write(result.assignment_log, campaign)
     config = load_config()
     result.summary["timings_s"] = {**timings, **result.timings}  # write_outputs adds its own
     write_outputs(result, options.out_dir, progress,
