@@ -124,6 +124,34 @@ def test_html_is_standalone_with_every_chart() -> None:
     assert set(re.findall(r"https?://[^\s'\"<]+", html)) <= {"http://www.w3.org/2000/svg"}
 
 
+def _sample_ratio_frame(skewed: bool) -> pd.DataFrame:
+    """The sample-ratio mart for two campaigns; the second skewed 80/20 against 50/50 or not."""
+    second = (80, 20, 36.0) if skewed else (52, 48, 0.16)
+    rows = [("c1", "bandit", 51, 50.0, 0.04), ("c1", "random", 49, 50.0, 0.04),
+            ("c2", "bandit", second[0], 50.0, second[2]),
+            ("c2", "random", second[1], 50.0, second[2])]
+    return pd.DataFrame([
+        {"campaign_id": c, "arm": arm, "assigned_count": n, "expected_count": e,
+         "chi_square": chi, "degrees_of_freedom": 1, "critical_value": 10.828,
+         "is_sample_ratio_mismatch": chi > 10.828} for c, arm, n, e, chi in rows])
+
+
+def test_sample_ratio_mismatch_is_flagged_in_red_first() -> None:
+    data = _report_data()
+    data.sample_ratio = _sample_ratio_frame(skewed=True)
+    status = report.sample_ratio_status(data)
+    assert status["checked_campaigns"] == 2
+    assert [item["campaign_id"] for item in status["mismatched"]] == ["c2"]
+    assert status["text"].startswith("Sample-ratio mismatch in 1 of 2 campaigns (c2)")
+    html = report.render_html(data)
+    assert html.index('id="sample-ratio" class="alert"') < html.index("id='chart-")
+    data.sample_ratio = _sample_ratio_frame(skewed=False)
+    assert report.sample_ratio_status(data)["text"].startswith("Sample ratio OK")
+    assert 'id="sample-ratio" class="meta"' in report.render_html(data)
+    data.sample_ratio = None
+    assert report.sample_ratio_status(data)["text"].startswith("Sample ratio not checked")
+
+
 def test_html_without_backtest_has_no_backtest_chart() -> None:
     html = report.render_html(_report_data())
     assert "chart-backtest-match-rate" not in html
@@ -189,6 +217,7 @@ def test_cli_json_and_html(built_env: DbtProject, tmp_path: Path,
     assert len(payload["readout"]) == mart_rows
     assert {row["treatment"] for row in payload["pooled"]} >= {"random", "bandit"}
     assert payload["as_of"] and payload["attribution_window_days"] == 7
+    assert payload["sample_ratio"]["text"]
     html = (tmp_path / "report.html").read_text()
     assert set(re.findall(r"<svg id='(chart-[a-z-]+)'", html)) >= CHART_IDS
 

@@ -39,8 +39,10 @@ PRICE_TIER_MODEL = "rpt_revenue_by_month_price_tier"
 APPAREL_MODEL = "rpt_apparel_trend"
 # Off-policy estimate per campaign x bandit strategy (models/marts/bandit; empty without a log).
 STRATEGY_MODEL = "rpt_bandit_strategy_off_policy"
+# Sample-ratio check per campaign x arm of the assignment log (empty without a log).
+SAMPLE_RATIO_MODEL = "rpt_campaign_arms_checked_for_sample_ratio"
 REPORT_MODELS = (READOUT_MODEL, DEPARTMENT_MODEL, PRICE_TIER_MODEL, APPAREL_MODEL,
-                 STRATEGY_MODEL)
+                 STRATEGY_MODEL, SAMPLE_RATIO_MODEL)
 # selectors.yml: the marts and everything upstream of them (seeds, staging, their data tests).
 REPORT_SELECTOR = "report"
 REPORT_FILE = "report.html"
@@ -58,6 +60,7 @@ class ReportData:
     apparel: pd.DataFrame
     backtest: pd.DataFrame | None = None
     strategies: pd.DataFrame | None = None  # per-strategy off-policy estimates (bandit arm)
+    sample_ratio: pd.DataFrame | None = None  # per campaign x arm, from the assignment log
     campaign: str | None = None
     baseline: str = "random"
     z: float = Z_95
@@ -247,8 +250,10 @@ def load_report_data(project: DbtProject, campaign: str | None = None,
             raise ValueError(f"campaign '{campaign}' is not in the readout (known: {shown})")
         readout = readout.loc[readout["campaign_id"] == campaign]
     strategies = frames[STRATEGY_MODEL].sort_values(["campaign_id", "strategy"])
+    sample_ratio = frames[SAMPLE_RATIO_MODEL].sort_values(["campaign_id", "arm"])
     if campaign is not None:
         strategies = strategies.loc[strategies["campaign_id"] == campaign]
+        sample_ratio = sample_ratio.loc[sample_ratio["campaign_id"] == campaign]
     return ReportData(
         readout=readout.reset_index(drop=True),
         departments=frames[DEPARTMENT_MODEL].sort_values(["order_month", "department"]),
@@ -256,6 +261,7 @@ def load_report_data(project: DbtProject, campaign: str | None = None,
         apparel=frames[APPAREL_MODEL].sort_values("order_month"),
         backtest=load_backtest(backtest),
         strategies=strategies.reset_index(drop=True),
+        sample_ratio=sample_ratio.reset_index(drop=True),
         campaign=campaign,
         baseline=baseline,
     )
@@ -297,8 +303,36 @@ def report_json(data: ReportData, html_path: Path | None = None) -> dict[str, An
         "revenue_mix": revenue_mix(data),
         "backtest": records(data.backtest) if data.backtest is not None else None,
         "bandit_strategies": records(data.strategies) if data.strategies is not None else [],
+        "sample_ratio": sample_ratio_status(data),
         "html": str(html_path) if html_path else None,
     }
+
+
+def sample_ratio_status(data: ReportData) -> dict[str, Any]:
+    """The sample-ratio check per campaign (rpt_campaign_arms_checked_for_sample_ratio):
+    checked campaigns, the flagged ones with their statistic, and one sentence saying so."""
+    frame = data.sample_ratio
+    if frame is None or frame.empty:
+        return {"checked_campaigns": 0, "mismatched": [],
+                "text": "Sample ratio not checked: no assignment log for these campaigns."}
+    campaigns = frame.drop_duplicates("campaign_id")
+    flagged = campaigns.loc[campaigns["is_sample_ratio_mismatch"].astype(bool)]
+    mismatched = [
+        {"campaign_id": row["campaign_id"], "chi_square": _plain(row["chi_square"]),
+         "degrees_of_freedom": _plain(row["degrees_of_freedom"]),
+         "critical_value": _plain(row["critical_value"]),
+         "arms": records(frame.loc[frame["campaign_id"] == row["campaign_id"],
+                                   ["arm", "assigned_count", "expected_count"]])}
+        for row in flagged.to_dict(orient="records")]
+    if mismatched:
+        names = ", ".join(str(item["campaign_id"]) for item in mismatched)
+        text = (f"Sample-ratio mismatch in {len(mismatched)} of {len(campaigns)} campaigns "
+                f"({names}): arm sizes differ from the planned weights beyond chance; do not "
+                "trust the arm comparisons of these campaigns until the cause is found.")
+    else:
+        text = (f"Sample ratio OK: the arm sizes of all {len(campaigns)} logged campaigns "
+                "match their planned weights (chi-square test).")
+    return {"checked_campaigns": len(campaigns), "mismatched": mismatched, "text": text}
 
 
 def _pct(value: Any, digits: int = 2) -> str:
@@ -358,6 +392,9 @@ def strategy_table(frame: pd.DataFrame) -> Table:
 
 
 def print_terminal(data: ReportData, console: Console, html_path: Path | None) -> None:
+    status = sample_ratio_status(data)
+    console.print(status["text"], style="bold red" if status["mismatched"] else None,
+                  markup=False)
     scope = f"campaign {data.campaign}" if data.campaign else (
         f"{data.readout['campaign_id'].nunique()} campaigns pooled")
     console.print(readout_table(
@@ -455,6 +492,7 @@ def render_html(data: ReportData) -> str:
         data=data, charts=build_charts(data), mix=revenue_mix(data),
         readout=records(data.readout), pooled=records(data.pooled),
         strategy_rows=records(data.strategies) if data.strategies is not None else [],
+        sample_ratio=sample_ratio_status(data),
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"))
 
 
