@@ -51,6 +51,36 @@ def test_shares_follow_the_weights_and_propensity_is_the_weight() -> None:
         assert (table.loc[table["treatment"] == arm, "propensity"] == expected).all()
 
 
+def test_persistent_holdout_keeps_the_same_customers_in_control() -> None:
+    """Off (the shipped default): control is redrawn every campaign. On: the same customers,
+    at the control weight, in every campaign; the others never land in control, and the
+    remaining arms keep their planned shares overall (the logged propensity)."""
+    assert load_weights().persistent_holdout is False
+    mapping = {"personalized": 6, "random": 3, "control": 1}
+
+    def control_set(weights: ArmWeights, campaign: str) -> set[str]:
+        table = assign(CUSTOMERS, campaign, weights).to_pandas()
+        return set(table.loc[table["treatment"] == "control", "customer_id"])
+
+    fresh = ArmWeights.from_mapping(mapping, "s")
+    assert control_set(fresh, "c1") != control_set(fresh, "c2")
+    held = ArmWeights.from_mapping(mapping, "s", persistent_holdout=True)
+    first, second = control_set(held, "c1"), control_set(held, "c2")
+    assert first == second
+    assert abs(len(first) / len(CUSTOMERS) - 0.1) < 4.5 * np.sqrt(0.1 * 0.9 / len(CUSTOMERS))
+    table = assign(CUSTOMERS, "c3", held).to_pandas()
+    shares = table["treatment"].value_counts(normalize=True)
+    for arm, expected in {"personalized": 0.6, "random": 0.3}.items():
+        assert abs(shares[arm] - expected) < 4.5 * np.sqrt(expected * (1 - expected) / 20_000)
+        assert (table.loc[table["treatment"] == arm, "propensity"] == expected).all()
+    assert (table.loc[table["treatment"] == "control", "propensity"] == 0.1).all()
+    # the treated arms are still drawn afresh per campaign
+    other = assign(CUSTOMERS, "c4", held).to_pandas()
+    treated = table["treatment"] != "control"
+    assert (table.loc[treated, "treatment"].to_numpy()
+            != other.loc[treated, "treatment"].to_numpy()).any()
+
+
 def test_zero_weight_arm_is_never_drawn() -> None:
     weights = ArmWeights.from_mapping({"personalized": 1, "random": 0, "control": 1}, "s")
     assert set(assign(CUSTOMERS[:2000], "c", weights)["treatment"].to_pylist()) == {

@@ -206,13 +206,17 @@ class ControlArm:
 
 @dataclass(frozen=True)
 class ArmWeights:
-    """Normalized weights per arm (arm-name order) and the hash salt."""
+    """Normalized weights per arm (arm-name order) and the hash salt. With persistent_holdout,
+    the `control` arm is a fixed set of customers (a hash of the customer only) instead of a
+    fresh draw per campaign."""
 
     weights: dict[str, float]
     salt: str
+    persistent_holdout: bool = False
 
     @classmethod
-    def from_mapping(cls, weights: Mapping[str, Any], salt: str) -> ArmWeights:
+    def from_mapping(cls, weights: Mapping[str, Any], salt: str,
+                     persistent_holdout: bool = False) -> ArmWeights:
         for name, weight in weights.items():
             get_arm(name)  # unknown arm -> ValueError
             if not isinstance(weight, int | float) or weight < 0:
@@ -221,7 +225,8 @@ class ArmWeights:
         if total <= 0:
             raise ValueError("arm weights must add up to more than 0")
         normalized = {name: float(weights[name]) / total for name in sorted(weights)}
-        return cls({name: w for name, w in normalized.items() if w > 0}, salt)
+        return cls({name: w for name, w in normalized.items() if w > 0}, salt,
+                   bool(persistent_holdout))
 
 
 def load_weights(path: Path | None = None) -> ArmWeights:
@@ -231,7 +236,10 @@ def load_weights(path: Path | None = None) -> ArmWeights:
     else:
         text = path.read_text(encoding="utf-8")
     config = json.loads(text)
-    return ArmWeights.from_mapping(config["weights"], str(config.get("salt", "")))
+    holdout = config.get("persistent_holdout", False)
+    if not isinstance(holdout, bool):
+        raise ValueError(f"persistent_holdout must be true or false, got {holdout!r}")
+    return ArmWeights.from_mapping(config["weights"], str(config.get("salt", "")), holdout)
 
 
 def buckets(customer_ids: Sequence[str], campaign_id: str, salt: str) -> np.ndarray:
@@ -245,22 +253,42 @@ def buckets(customer_ids: Sequence[str], campaign_id: str, salt: str) -> np.ndar
     return values.astype(np.float64) / 2.0**64
 
 
+# The campaign id of the one draw that decides the persistent holdout (a hash of the customer).
+PERSISTENT_HOLDOUT_DRAW = "persistent-holdout"
+
+
+def _draw(bucket: np.ndarray, shares: Mapping[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Arm and its share per bucket, cutting [0, 1) in the shares' (normalized) proportions."""
+    names = list(shares)
+    values = np.array([shares[name] for name in names])
+    edges = np.cumsum(values / values.sum())[:-1]
+    index = np.searchsorted(edges, bucket, side="right")
+    return np.array(names, dtype=object)[index], values[index]
+
+
 def assign(customer_ids: Sequence[str], campaign_id: str, weights: ArmWeights,
            forced: str | None = None) -> pa.Table:
-    """One row per customer: customer_id, campaign_id, treatment, propensity, bucket, is_forced."""
+    """One row per customer: customer_id, campaign_id, treatment, propensity, bucket, is_forced.
+
+    propensity is the arm's planned share. With weights.persistent_holdout, a customer whose
+    campaign-independent bucket falls under the control weight is in `control` in every
+    campaign; the others are drawn per campaign among the other arms (in their proportions).
+    """
     count = len(customer_ids)
     bucket = buckets(customer_ids, campaign_id, weights.salt)
+    control = weights.weights.get("control", 0.0)
     if forced is not None:
         get_arm(forced)
         arms = np.full(count, forced, dtype=object)
         propensity = np.ones(count)
+    elif weights.persistent_holdout and 0 < control < 1:
+        held_out = buckets(customer_ids, PERSISTENT_HOLDOUT_DRAW, weights.salt) < control
+        arms, propensity = _draw(bucket, {name: share for name, share in weights.weights.items()
+                                          if name != "control"})
+        arms = np.where(held_out, "control", arms)
+        propensity = np.where(held_out, control, propensity)
     else:
-        names = list(weights.weights)
-        shares = np.array([weights.weights[name] for name in names])
-        edges = np.cumsum(shares)[:-1]
-        index = np.searchsorted(edges, bucket, side="right")
-        arms = np.array(names, dtype=object)[index]
-        propensity = shares[index]
+        arms, propensity = _draw(bucket, weights.weights)
     return pa.table({
         "customer_id": pa.array(customer_ids, pa.string()),
         "campaign_id": pa.array(np.full(count, campaign_id, dtype=object), pa.string()),
