@@ -152,6 +152,36 @@ def test_sample_ratio_mismatch_is_flagged_in_red_first() -> None:
     assert report.sample_ratio_status(data)["text"].startswith("Sample ratio not checked")
 
 
+def test_intent_to_treat_section_lists_control_first_with_intervals() -> None:
+    data = _report_data()
+    data.intent_to_treat = pd.DataFrame([
+        {"grain": "pooled", "campaign_id": None, "arm": "personalized",
+         "assigned_customer_count": 5000, "revenue_per_customer": 12.0,
+         "control_customer_count": 1000, "revenue_diff_vs_control": 8.0,
+         "revenue_diff_lower": -0.94, "revenue_diff_upper": 16.94,
+         "revenue_relative_lift": 2.0, "revenue_relative_lift_lower": -2.12,
+         "revenue_relative_lift_upper": 6.12, "conversion_rate": 0.8,
+         "conversion_diff_vs_control": 0.4, "conversion_diff_lower": 0.1,
+         "conversion_diff_upper": 0.7},
+        {"grain": "pooled", "campaign_id": None, "arm": "control",
+         "assigned_customer_count": 1000, "revenue_per_customer": 4.0,
+         "control_customer_count": None, "revenue_diff_vs_control": None,
+         "revenue_diff_lower": None, "revenue_diff_upper": None, "revenue_relative_lift": None,
+         "revenue_relative_lift_lower": None, "revenue_relative_lift_upper": None,
+         "conversion_rate": 0.4, "conversion_diff_vs_control": None,
+         "conversion_diff_lower": None, "conversion_diff_upper": None}])
+    rows = report.intent_to_treat_rows(data.intent_to_treat)
+    assert [row["arm"] for row in rows] == ["control", "personalized"]
+    assert rows[1]["revenue_diff"] == "$8.00 [-$0.94, $16.94]"
+    assert rows[1]["revenue_lift"] == "200.0% [-212.0%, 612.0%]"
+    assert rows[0]["revenue_diff"] == "(control)"
+    html = report.render_html(data)
+    assert 'id="table-intent-to-treat"' in html and "$16.94" in html
+    assert report.report_json(data)["intent_to_treat"][0]["arm"] == "personalized"
+    data.intent_to_treat = None
+    assert 'id="table-intent-to-treat"' not in report.render_html(data)
+
+
 def test_html_without_backtest_has_no_backtest_chart() -> None:
     html = report.render_html(_report_data())
     assert "chart-backtest-match-rate" not in html
@@ -218,6 +248,7 @@ def test_cli_json_and_html(built_env: DbtProject, tmp_path: Path,
     assert {row["treatment"] for row in payload["pooled"]} >= {"random", "bandit"}
     assert payload["as_of"] and payload["attribution_window_days"] == 7
     assert payload["sample_ratio"]["text"]
+    assert isinstance(payload["intent_to_treat"], list)
     html = (tmp_path / "report.html").read_text()
     assert set(re.findall(r"<svg id='(chart-[a-z-]+)'", html)) >= CHART_IDS
 

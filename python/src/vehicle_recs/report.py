@@ -41,8 +41,10 @@ APPAREL_MODEL = "rpt_apparel_trend"
 STRATEGY_MODEL = "rpt_bandit_strategy_off_policy"
 # Sample-ratio check per campaign x arm of the assignment log (empty without a log).
 SAMPLE_RATIO_MODEL = "rpt_campaign_arms_checked_for_sample_ratio"
+# Intent to treat per campaign (and pooled) x arm against control (empty without a log).
+INTENT_TO_TREAT_MODEL = "rpt_campaign_arms_measured_for_intent_to_treat"
 REPORT_MODELS = (READOUT_MODEL, DEPARTMENT_MODEL, PRICE_TIER_MODEL, APPAREL_MODEL,
-                 STRATEGY_MODEL, SAMPLE_RATIO_MODEL)
+                 STRATEGY_MODEL, SAMPLE_RATIO_MODEL, INTENT_TO_TREAT_MODEL)
 # selectors.yml: the marts and everything upstream of them (seeds, staging, their data tests).
 REPORT_SELECTOR = "report"
 REPORT_FILE = "report.html"
@@ -61,6 +63,7 @@ class ReportData:
     backtest: pd.DataFrame | None = None
     strategies: pd.DataFrame | None = None  # per-strategy off-policy estimates (bandit arm)
     sample_ratio: pd.DataFrame | None = None  # per campaign x arm, from the assignment log
+    intent_to_treat: pd.DataFrame | None = None  # per campaign / pooled x arm, vs control
     campaign: str | None = None
     baseline: str = "random"
     z: float = Z_95
@@ -251,9 +254,13 @@ def load_report_data(project: DbtProject, campaign: str | None = None,
         readout = readout.loc[readout["campaign_id"] == campaign]
     strategies = frames[STRATEGY_MODEL].sort_values(["campaign_id", "strategy"])
     sample_ratio = frames[SAMPLE_RATIO_MODEL].sort_values(["campaign_id", "arm"])
+    intent = frames[INTENT_TO_TREAT_MODEL]
     if campaign is not None:
         strategies = strategies.loc[strategies["campaign_id"] == campaign]
         sample_ratio = sample_ratio.loc[sample_ratio["campaign_id"] == campaign]
+        intent = intent.loc[intent["campaign_id"] == campaign]
+    else:
+        intent = intent.loc[intent["grain"] == "pooled"]
     return ReportData(
         readout=readout.reset_index(drop=True),
         departments=frames[DEPARTMENT_MODEL].sort_values(["order_month", "department"]),
@@ -262,6 +269,7 @@ def load_report_data(project: DbtProject, campaign: str | None = None,
         backtest=load_backtest(backtest),
         strategies=strategies.reset_index(drop=True),
         sample_ratio=sample_ratio.reset_index(drop=True),
+        intent_to_treat=intent.sort_values("arm").reset_index(drop=True),
         campaign=campaign,
         baseline=baseline,
     )
@@ -304,6 +312,8 @@ def report_json(data: ReportData, html_path: Path | None = None) -> dict[str, An
         "backtest": records(data.backtest) if data.backtest is not None else None,
         "bandit_strategies": records(data.strategies) if data.strategies is not None else [],
         "sample_ratio": sample_ratio_status(data),
+        "intent_to_treat": (records(data.intent_to_treat)
+                            if data.intent_to_treat is not None else []),
         "html": str(html_path) if html_path else None,
     }
 
@@ -348,7 +358,9 @@ def _ci(low: Any, high: Any, digits: int = 2) -> str:
 
 def _usd(value: Any) -> str:
     value = _plain(value)
-    return "-" if value is None else f"${value:,.2f}"
+    if value is None:
+        return "-"
+    return f"-${-value:,.2f}" if value < 0 else f"${value:,.2f}"
 
 
 def readout_table(frame: pd.DataFrame, title: str, per_campaign: bool,
@@ -370,6 +382,61 @@ def readout_table(frame: pd.DataFrame, title: str, per_campaign: bool,
                   f"{row.attributed_order_count:,}", _usd(row.revenue_per_send_usd),
                   _pct(row.match_rate, 1)]
         table.add_row(*cells)
+    return table
+
+
+def _usd_ci(low: Any, high: Any) -> str:
+    if _plain(low) is None or _plain(high) is None:
+        return ""
+    return f"[{_usd(low)}, {_usd(high)}]"
+
+
+def intent_to_treat_rows(frame: pd.DataFrame | None) -> list[dict[str, str]]:
+    """The intent-to-treat readout as display strings, one dict per arm (control first)."""
+    if frame is None or frame.empty:
+        return []
+    ordered = frame.assign(_is_control=frame["control_customer_count"].isna()).sort_values(
+        ["_is_control", "arm"], ascending=[False, True])
+    rows = []
+    for row in ordered.itertuples():
+        compared = _plain(row.revenue_diff_vs_control) is not None
+        rows.append({
+            "arm": str(row.arm),
+            "assigned": f"{_plain(row.assigned_customer_count):,}",
+            "revenue_per_customer": _usd(row.revenue_per_customer),
+            "revenue_diff": (f"{_usd(row.revenue_diff_vs_control)} "
+                             f"{_usd_ci(row.revenue_diff_lower, row.revenue_diff_upper)}"
+                             if compared else "(control)"),
+            "revenue_lift": (f"{_pct(row.revenue_relative_lift, 1)} " + _ci(
+                row.revenue_relative_lift_lower, row.revenue_relative_lift_upper, 1)
+                if _plain(row.revenue_relative_lift) is not None else ""),
+            "conversion": _pct(row.conversion_rate),
+            "conversion_diff": (f"{_pct(row.conversion_diff_vs_control)} "
+                                f"{_ci(row.conversion_diff_lower, row.conversion_diff_upper)}"
+                                if compared else ""),
+        })
+    return rows
+
+
+INTENT_TO_TREAT_COLUMNS = {
+    "arm": "arm", "assigned": "assigned", "revenue_per_customer": "revenue / assigned",
+    "revenue_diff": "vs control [95% CI]", "revenue_lift": "relative lift [95% CI]",
+    "conversion": "bought", "conversion_diff": "vs control [95% CI]"}
+
+
+def intent_to_treat_table(data: ReportData) -> Table | None:
+    """Intent to treat: every assigned customer, emailed or not, against the control arm."""
+    rows = intent_to_treat_rows(data.intent_to_treat)
+    if not rows:
+        return None
+    scope = f"campaign {data.campaign}" if data.campaign else "all campaigns pooled"
+    table = Table(title=f"Intent to treat vs control ({scope}; per assigned customer, "
+                  f"{data.attribution_window_days}-day window)", title_justify="left",
+                  box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1))
+    for key, name in INTENT_TO_TREAT_COLUMNS.items():
+        table.add_column(name, justify="left" if key == "arm" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*(row[key] for key in INTENT_TO_TREAT_COLUMNS))
     return table
 
 
@@ -406,6 +473,9 @@ def print_terminal(data: ReportData, console: Console, html_path: Path | None) -
         console.print(readout_table(data.readout.loc[data.readout["campaign_id"] == latest],
                                     "Latest campaign", per_campaign=True,
                                     baseline=data.baseline))
+    intent = intent_to_treat_table(data)
+    if intent is not None:
+        console.print(intent)
     if data.strategies is not None and not data.strategies.empty:
         console.print(strategy_table(data.strategies))
     mix = revenue_mix(data)
@@ -493,6 +563,8 @@ def render_html(data: ReportData) -> str:
         readout=records(data.readout), pooled=records(data.pooled),
         strategy_rows=records(data.strategies) if data.strategies is not None else [],
         sample_ratio=sample_ratio_status(data),
+        intent_rows=intent_to_treat_rows(data.intent_to_treat),
+        intent_columns=INTENT_TO_TREAT_COLUMNS,
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"))
 
 
