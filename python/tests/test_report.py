@@ -62,10 +62,12 @@ def _readout_frame() -> pd.DataFrame:
                 "clicked_send_count": clicked, "click_count": clicked + 1,
                 "ctr": clicked / sends, "ctr_lower": 0.0, "ctr_upper": 0.01,
                 "ctr_diff_vs_baseline": None, "ctr_diff_lower": None, "ctr_diff_upper": None,
+                "bounced_send_count": 30, "unsubscribed_send_count": 2 if arm == "bandit" else 1,
                 "attributed_order_count": 3, "attributed_line_count": 4,
                 "matched_line_count": 1, "match_rate": 0.25, "attributed_revenue_usd": 120.0,
-                "revenue_per_send_usd": 0.12, "ips_ctr": None, "snips_ctr": None,
-                "snips_ctr_lower": None, "snips_ctr_upper": None,
+                "attributed_revenue_usd_squares": 120.0**2, "revenue_per_send_usd": 0.12,
+                "ips_ctr": None, "snips_ctr": None, "snips_ctr_lower": None,
+                "snips_ctr_upper": None,
                 "attribution_window_days": 7, "as_of_date": pd.Timestamp("2026-02-01").date(),
             })
     return pd.DataFrame(rows)
@@ -102,6 +104,29 @@ def test_pooling_sums_counts_and_recomputes_intervals() -> None:
     assert math.isnan(float(pooled.loc["random", "ctr_diff_vs_baseline"]))  # type: ignore[arg-type]
     assert bandit["match_rate"] == pytest.approx(0.25)
     assert bandit["revenue_per_send_usd"] == pytest.approx(240 / 2000)
+    # guardrails: Wilson intervals of the pooled counts
+    assert bandit["unsubscribe_rate"] == pytest.approx(4 / 2000)
+    assert (bandit["unsubscribe_rate_lower"], bandit["unsubscribe_rate_upper"]) == \
+        pytest.approx(report.wilson_interval(4, 2000))
+    assert bandit["bounce_rate"] == pytest.approx(60 / 2000)
+    # revenue per send: one $120 order in each campaign's 1,000 sends
+    assert (bandit["revenue_per_send_lower"], bandit["revenue_per_send_upper"]) == \
+        pytest.approx(report.mean_interval(240, 2 * 120.0**2, 2000))
+    # the CTR difference these volumes detect, at the pooled CTR 12 / 4000
+    shared = 12 / 4000
+    assert bandit["ctr_minimum_detectable_diff"] == pytest.approx(
+        (report.Z_95 + report.POWER_Z_80) * math.sqrt(2 * shared * (1 - shared) / 2000))
+
+
+def test_mean_interval_and_detectable_difference_hand_checked() -> None:
+    # revenue 0, 0, 0, 40 (as the dbt unit test): mean 10, sample variance (1600 - 400) / 3
+    # = 400, standard error sqrt(400 / 4) = 10; z = 2
+    assert report.mean_interval(40, 1600, 4, z=2) == (-10.0, 30.0)
+    assert all(math.isnan(bound) for bound in report.mean_interval(5, 25, 1))
+    # variances 70 and 30 over 5 each, z = power z = 2: (2 + 2) * sqrt(20)
+    assert report.minimum_detectable_difference(70, 5, 30, 5, z=2, power_z=2) == \
+        pytest.approx(4 * math.sqrt(20))
+    assert math.isnan(report.minimum_detectable_difference(1, 1, 1, 5))
 
 
 # --- charts and HTML ---------------------------------------------------------------------------
@@ -262,3 +287,39 @@ def test_cli_one_campaign_terminal(built_env: DbtProject, tmp_path: Path,
     assert f"campaign {campaign}" in out and "CTR/send" in out
     assert main(["report", "--out", str(tmp_path), "--campaign", "NOPE"]) == 2
     assert "campaign 'NOPE' is not in the readout" in capsys.readouterr().err
+
+
+def test_verdict_states_what_is_and_is_not_detectable() -> None:
+    data = _report_data()
+    summary = report.verdict(data)
+    ctr, revenue, unsubscribes, no_control = summary["findings"]
+    # 8 of 2,000 vs 4 of 2,000 clicked: the interval spans 0
+    assert ctr.startswith("bandit vs random, CTR per send 0.40% vs 0.20%: +0.20 pp [")
+    assert "no detectable difference (these volumes detect 0.48 pp 80% of the time)" in ctr
+    assert revenue.startswith("bandit vs random, revenue per send $0.12 vs $0.12: +$0.00 [")
+    assert "unsubscribes per send 0.20% vs 0.10%" in unsubscribes
+    assert no_control.startswith("No intent-to-treat comparison")
+    assert summary["headline"] == "No arm differs detectably from another at these volumes."
+    unused = dict.fromkeys(["revenue_relative_lift", "revenue_relative_lift_lower",
+                            "revenue_relative_lift_upper", "conversion_diff_vs_control",
+                            "conversion_diff_lower", "conversion_diff_upper"])
+    data.intent_to_treat = pd.DataFrame([
+        {"grain": "pooled", "campaign_id": None, "arm": "bandit", "revenue_per_customer": 12.0,
+         "assigned_customer_count": 900, "control_customer_count": 100, "conversion_rate": 0.1,
+         "revenue_diff_vs_control": 8.0, "revenue_diff_lower": 2.0, "revenue_diff_upper": 14.0,
+         "revenue_minimum_detectable_diff": 8.5, **unused},
+        {"grain": "pooled", "campaign_id": None, "arm": "control", "revenue_per_customer": 4.0,
+         "assigned_customer_count": 100, "control_customer_count": None,
+         "conversion_rate": 0.05, "revenue_diff_vs_control": None, "revenue_diff_lower": None,
+         "revenue_diff_upper": None, "revenue_minimum_detectable_diff": None, **unused}])
+    summary = report.verdict(data)
+    assert summary["findings"][-1] == ("bandit vs control (no email), revenue per assigned "
+                                       "customer $12.00: +$8.00 [+$2.00, +$14.00]: bandit pays "
+                                       "over no email")
+    assert summary["headline"] == "Bandit pays over no email (+$8.00 [+$2.00, +$14.00])."
+    data.sample_ratio = _sample_ratio_frame(skewed=True)
+    assert report.verdict(data)["headline"].startswith("Sample-ratio mismatch in 1 of 2")
+    html = report.render_html(data)
+    assert html.index('id="verdict"') < html.index('id="sample-ratio"') < html.index("<svg")
+    assert "Bandit pays over no email" in html
+    assert report.report_json(data)["verdict"]["headline"].startswith("Sample-ratio mismatch")

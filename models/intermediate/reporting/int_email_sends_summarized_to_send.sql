@@ -51,7 +51,12 @@ event_counts as (
         cast(sum(case when event_type = 'open' then 1 else 0 end) as {{ dbt.type_bigint() }})
             as open_events,
         cast(sum(case when event_type = 'click' then 1 else 0 end) as {{ dbt.type_bigint() }})
-            as click_events
+            as click_events,
+        cast(sum(case when event_type = 'bounce' then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as bounce_events,
+        cast(
+            sum(case when event_type = 'unsubscribe' then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as unsubscribe_events
 
     from events
     where
@@ -88,6 +93,8 @@ summarized as (
         coalesce(event_counts.open_events, 0) > 0 as is_opened,
         coalesce(event_counts.click_events, 0) > 0 as has_click,
         coalesce(event_counts.click_events, 0) as click_count,
+        coalesce(event_counts.bounce_events, 0) > 0 as is_bounced,
+        coalesce(event_counts.unsubscribe_events, 0) > 0 as is_unsubscribed,
         -- A send whose attribution window ends after as_of has not had its full chance to
         -- convert yet: its orders and revenue are a lower bound.
         {{ dbt.datediff(

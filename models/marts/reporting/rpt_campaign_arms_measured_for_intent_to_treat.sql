@@ -169,6 +169,11 @@ compared as (
             'control_revenue_per_customer', 'control_revenue_variance',
             'control_customer_count', 'upper'
         ) }} as revenue_diff_upper,
+        -- the smallest difference in revenue per assigned customer these volumes detect
+        {{ minimum_detectable_difference(
+            'revenue_variance', 'assigned_customer_count',
+            'control_revenue_variance', 'control_customer_count'
+        ) }} as revenue_minimum_detectable_diff,
         case
             when control_revenue_per_customer != 0
                 then revenue_per_customer / control_revenue_per_customer - 1

@@ -1,3 +1,9 @@
+-- the two arms' pooled CTR in a campaign (compared CTE): what both would share if the
+-- arms made no difference
+{%- set pooled_ctr -%}
+    (cast(rates.clicked_send_count + baseline.baseline_clicked_send_count as {{ type_float64() }})
+    / (rates.send_count + baseline.baseline_send_count))
+{%- endset %}
 with
 
 as_of as (
@@ -34,6 +40,8 @@ send_outcomes as (
         sends.is_delivered,
         sends.has_click,
         sends.click_count,
+        sends.is_bounced,
+        sends.is_unsubscribed,
         sends.has_complete_window,
         count(distinct attributed_lines.order_id) as attributed_order_count,
         count(attributed_lines.line_number) as attributed_line_count,
@@ -54,6 +62,8 @@ send_outcomes as (
         sends.is_delivered,
         sends.has_click,
         sends.click_count,
+        sends.is_bounced,
+        sends.is_unsubscribed,
         sends.has_complete_window
 
 ),
@@ -72,6 +82,10 @@ arms as (
         cast(sum(case when has_click then 1 else 0 end) as {{ dbt.type_bigint() }})
             as clicked_send_count,
         cast(sum(click_count) as {{ dbt.type_bigint() }}) as click_count,
+        cast(sum(case when is_bounced then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as bounced_send_count,
+        cast(sum(case when is_unsubscribed then 1 else 0 end) as {{ dbt.type_bigint() }})
+            as unsubscribed_send_count,
         cast(sum(case when has_complete_window then 1 else 0 end) as {{ dbt.type_bigint() }})
             as complete_window_send_count,
         cast(
@@ -81,6 +95,10 @@ arms as (
         cast(sum(attributed_line_count) as {{ dbt.type_bigint() }}) as attributed_line_count,
         cast(sum(matched_line_count) as {{ dbt.type_bigint() }}) as matched_line_count,
         sum(attributed_revenue_usd) as attributed_revenue_usd,
+        sum(
+            cast(attributed_revenue_usd as {{ type_float64() }})
+            * cast(attributed_revenue_usd as {{ type_float64() }})
+        ) as attributed_revenue_usd_squares,
         sum(matched_revenue_usd) as matched_revenue_usd
 
     from send_outcomes
@@ -103,6 +121,16 @@ rates as (
         cast(clicked_send_count as {{ type_float64() }}) / send_count as ctr,
         {{ wilson_interval('clicked_send_count', 'send_count', 'lower') }} as ctr_lower,
         {{ wilson_interval('clicked_send_count', 'send_count', 'upper') }} as ctr_upper,
+        bounced_send_count,
+        cast(bounced_send_count as {{ type_float64() }}) / send_count as bounce_rate,
+        {{ wilson_interval('bounced_send_count', 'send_count', 'lower') }} as bounce_rate_lower,
+        {{ wilson_interval('bounced_send_count', 'send_count', 'upper') }} as bounce_rate_upper,
+        unsubscribed_send_count,
+        cast(unsubscribed_send_count as {{ type_float64() }}) / send_count as unsubscribe_rate,
+        {{ wilson_interval('unsubscribed_send_count', 'send_count', 'lower') }}
+            as unsubscribe_rate_lower,
+        {{ wilson_interval('unsubscribed_send_count', 'send_count', 'upper') }}
+            as unsubscribe_rate_upper,
         complete_window_send_count,
         converted_send_count,
         attributed_order_count,
@@ -110,8 +138,18 @@ rates as (
         matched_line_count,
         attributed_revenue_usd,
         matched_revenue_usd,
+        attributed_revenue_usd_squares,
         cast(attributed_revenue_usd as {{ type_float64() }}) / send_count
             as revenue_per_send_usd,
+        -- normal-approximation interval of the mean revenue per send (sample variance)
+        {{ mean_interval(
+            'cast(attributed_revenue_usd as ' ~ type_float64() ~ ')',
+            'attributed_revenue_usd_squares', 'send_count', 'lower'
+        ) }} as revenue_per_send_lower,
+        {{ mean_interval(
+            'cast(attributed_revenue_usd as ' ~ type_float64() ~ ')',
+            'attributed_revenue_usd_squares', 'send_count', 'upper'
+        ) }} as revenue_per_send_upper,
         cast(attributed_order_count as {{ type_float64() }}) / send_count
             as orders_per_send,
         cast(matched_line_count as {{ type_float64() }})
@@ -125,6 +163,8 @@ baseline as (
 
     select
         campaign_id,
+        send_count as baseline_send_count,
+        clicked_send_count as baseline_clicked_send_count,
         ctr as baseline_ctr,
         ctr_lower as baseline_ctr_lower,
         ctr_upper as baseline_ctr_upper
@@ -149,7 +189,12 @@ compared as (
             'rates.ctr', 'rates.ctr_lower', 'rates.ctr_upper',
             'baseline.baseline_ctr', 'baseline.baseline_ctr_lower',
             'baseline.baseline_ctr_upper', 'upper'
-        ) }} as ctr_diff_upper
+        ) }} as ctr_diff_upper,
+        -- the smallest CTR difference this campaign's volumes detect, at the pooled CTR
+        {{ minimum_detectable_difference(
+            pooled_ctr ~ ' * (1 - ' ~ pooled_ctr ~ ')', 'rates.send_count',
+            pooled_ctr ~ ' * (1 - ' ~ pooled_ctr ~ ')', 'baseline.baseline_send_count'
+        ) }} as ctr_minimum_detectable_diff
 
     from rates
     -- The baseline arm's own row has no difference to show.
@@ -179,6 +224,15 @@ final as (
         compared.ctr_diff_vs_baseline,
         compared.ctr_diff_lower,
         compared.ctr_diff_upper,
+        compared.ctr_minimum_detectable_diff,
+        compared.bounced_send_count,
+        compared.bounce_rate,
+        compared.bounce_rate_lower,
+        compared.bounce_rate_upper,
+        compared.unsubscribed_send_count,
+        compared.unsubscribe_rate,
+        compared.unsubscribe_rate_lower,
+        compared.unsubscribe_rate_upper,
         compared.complete_window_send_count,
         compared.converted_send_count,
         compared.attributed_order_count,
@@ -189,6 +243,9 @@ final as (
         compared.attributed_revenue_usd,
         compared.matched_revenue_usd,
         compared.revenue_per_send_usd,
+        compared.revenue_per_send_lower,
+        compared.revenue_per_send_upper,
+        compared.attributed_revenue_usd_squares,
         off_policy.logged_send_count as off_policy_logged_send_count,
         off_policy.ips_ctr,
         off_policy.ips_ctr_lower,

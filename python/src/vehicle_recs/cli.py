@@ -262,7 +262,9 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
     if as_json:
         click.echo(json.dumps(reporting.report_json(data, html_path)))
     else:
-        reporting.print_terminal(data, StdoutConsole(), html_path)
+        # wide enough for the readout tables even when stdout is not a terminal (CI logs)
+        reporting.print_terminal(data, StdoutConsole(width=max(StdoutConsole().width, 160)),
+                                 html_path)
 
 
 @cli.command()

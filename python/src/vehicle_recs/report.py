@@ -17,7 +17,7 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -50,6 +50,7 @@ REPORT_SELECTOR = "report"
 REPORT_FILE = "report.html"
 TEMPLATE = "report.html.j2"
 Z_95 = 1.959964
+POWER_Z_80 = 0.841621  # var readout_power_z: 80% power
 
 
 @dataclass
@@ -106,47 +107,96 @@ def newcombe_interval(rate: float, lower: float, upper: float, base_rate: float,
             diff + math.hypot(upper - rate, base_rate - base_lower))
 
 
+def mean_interval(total: float, squares: float, count: float,
+                  z: float = Z_95) -> tuple[float, float]:
+    """Normal-approximation interval of a mean from its total, sum of squares and count
+    (mirrors macros/mean_interval.sql); (nan, nan) below 2 observations."""
+    if count < 2:
+        return math.nan, math.nan
+    mean = total / count
+    half = z * math.sqrt(max((squares - total * total / count) / (count - 1), 0.0) / count)
+    return mean - half, mean + half
+
+
+def minimum_detectable_difference(variance: float, count: float, base_variance: float,
+                                  base_count: float, z: float = Z_95,
+                                  power_z: float = POWER_Z_80) -> float:
+    """Smallest true difference of two means a two-sided test detects at the given power
+    (mirrors macros/minimum_detectable_difference.sql); nan below 2 observations."""
+    if count < 2 or base_count < 2:
+        return math.nan
+    return (z + power_z) * math.sqrt(variance / count + base_variance / base_count)
+
+
+POOLED_COLUMNS = [
+    "treatment", "campaign_count", "send_count", "delivered_count", "clicked_send_count",
+    "click_count", "ctr", "ctr_lower", "ctr_upper", "ctr_diff_vs_baseline", "ctr_diff_lower",
+    "ctr_diff_upper", "ctr_minimum_detectable_diff", "bounced_send_count", "bounce_rate",
+    "bounce_rate_lower", "bounce_rate_upper", "unsubscribed_send_count", "unsubscribe_rate",
+    "unsubscribe_rate_lower", "unsubscribe_rate_upper", "attributed_order_count",
+    "attributed_line_count", "matched_line_count", "match_rate", "attributed_revenue_usd",
+    "attributed_revenue_usd_squares", "revenue_per_send_usd", "revenue_per_send_lower",
+    "revenue_per_send_upper"]
+
+
+def _wilson_columns(pooled: pd.DataFrame, successes: str, rate: str, z: float) -> None:
+    pooled[rate] = pooled[successes] / pooled["send_count"]
+    bounds = [wilson_interval(s, n, z) for s, n in
+              zip(pooled[successes], pooled["send_count"], strict=True)]
+    pooled[f"{rate}_lower"] = [low for low, _ in bounds]
+    pooled[f"{rate}_upper"] = [high for _, high in bounds]
+
+
 def pool_by_treatment(readout: pd.DataFrame, baseline: str = "random",
                       z: float = Z_95) -> pd.DataFrame:
-    """One row per arm over all campaigns in `readout`: summed counts, pooled rates, intervals."""
-    columns = ["treatment", "campaign_count", "send_count", "delivered_count",
-               "clicked_send_count", "click_count", "ctr", "ctr_lower", "ctr_upper",
-               "ctr_diff_vs_baseline", "ctr_diff_lower", "ctr_diff_upper",
-               "attributed_order_count", "attributed_line_count", "matched_line_count",
-               "match_rate", "attributed_revenue_usd", "revenue_per_send_usd"]
+    """One row per arm over all campaigns in `readout`: summed counts, pooled rates, intervals,
+    the CTR difference a test at these volumes detects (vs the baseline arm)."""
     if readout.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=POOLED_COLUMNS)
     sums = ["send_count", "delivered_count", "clicked_send_count", "click_count",
-            "attributed_order_count", "attributed_line_count", "matched_line_count",
-            "attributed_revenue_usd"]
-    frame = readout.assign(attributed_revenue_usd=readout["attributed_revenue_usd"].astype(float))
+            "bounced_send_count", "unsubscribed_send_count", "attributed_order_count",
+            "attributed_line_count", "matched_line_count", "attributed_revenue_usd",
+            "attributed_revenue_usd_squares"]
+    frame = readout.assign(
+        attributed_revenue_usd=readout["attributed_revenue_usd"].astype(float),
+        attributed_revenue_usd_squares=readout["attributed_revenue_usd_squares"].astype(float))
     pooled = frame.groupby("treatment", sort=True)[sums].sum().reset_index()
     pooled["campaign_count"] = (frame.groupby("treatment", sort=True)["campaign_id"]
                                 .nunique().to_numpy())
-    pooled["ctr"] = pooled["clicked_send_count"] / pooled["send_count"]
-    bounds = [wilson_interval(s, n, z) for s, n in
-              zip(pooled["clicked_send_count"], pooled["send_count"], strict=True)]
-    pooled["ctr_lower"] = [low for low, _ in bounds]
-    pooled["ctr_upper"] = [high for _, high in bounds]
+    _wilson_columns(pooled, "clicked_send_count", "ctr", z)
+    _wilson_columns(pooled, "bounced_send_count", "bounce_rate", z)
+    _wilson_columns(pooled, "unsubscribed_send_count", "unsubscribe_rate", z)
     pooled["match_rate"] = (pooled["matched_line_count"]
                             / pooled["attributed_line_count"].where(
                                 pooled["attributed_line_count"] > 0))
     pooled["revenue_per_send_usd"] = pooled["attributed_revenue_usd"] / pooled["send_count"]
-    rates = pooled[["ctr", "ctr_lower", "ctr_upper"]].to_numpy(dtype=float)
+    revenue_bounds = [mean_interval(t, q, n, z) for t, q, n in zip(
+        pooled["attributed_revenue_usd"], pooled["attributed_revenue_usd_squares"],
+        pooled["send_count"], strict=True)]
+    pooled["revenue_per_send_lower"] = [low for low, _ in revenue_bounds]
+    pooled["revenue_per_send_upper"] = [high for _, high in revenue_bounds]
+    diffs = [(math.nan,) * 4] * len(pooled)
     is_base = (pooled["treatment"] == baseline).to_numpy()
-    diffs: list[tuple[float, float, float]] = []
-    for rate, low, high in rates if is_base.any() else []:
-        base_rate, base_low, base_high = rates[is_base.argmax()]
-        low_diff, high_diff = newcombe_interval(rate, low, high, base_rate, base_low, base_high)
-        diffs.append((rate - base_rate, low_diff, high_diff))
-    if not diffs:
-        diffs = [(math.nan, math.nan, math.nan)] * len(pooled)
-    diffs = [(math.nan, math.nan, math.nan) if own else diff
-             for own, diff in zip(is_base, diffs, strict=True)]
-    pooled["ctr_diff_vs_baseline"] = [d[0] for d in diffs]
-    pooled["ctr_diff_lower"] = [d[1] for d in diffs]
-    pooled["ctr_diff_upper"] = [d[2] for d in diffs]
-    return pooled[columns]
+    if is_base.any():
+        rows: list[dict[str, Any]] = pooled.to_dict(orient="records")  # type: ignore[assignment]
+        base = rows[int(is_base.argmax())]
+        diffs = []
+        for own, row in zip(is_base, rows, strict=True):
+            if own:
+                diffs.append((math.nan,) * 4)
+                continue
+            low, high = newcombe_interval(row["ctr"], row["ctr_lower"], row["ctr_upper"],
+                                          base["ctr"], base["ctr_lower"], base["ctr_upper"])
+            shared = ((row["clicked_send_count"] + base["clicked_send_count"])
+                      / (row["send_count"] + base["send_count"]))
+            detectable = minimum_detectable_difference(
+                shared * (1 - shared), row["send_count"], shared * (1 - shared),
+                base["send_count"], z)
+            diffs.append((row["ctr"] - base["ctr"], low, high, detectable))
+    for index, name in enumerate(("ctr_diff_vs_baseline", "ctr_diff_lower", "ctr_diff_upper",
+                                  "ctr_minimum_detectable_diff")):
+        pooled[name] = [d[index] for d in diffs]
+    return pooled[POOLED_COLUMNS]
 
 
 def revenue_mix(data: ReportData) -> dict[str, Any]:
@@ -312,6 +362,7 @@ def report_json(data: ReportData, html_path: Path | None = None) -> dict[str, An
         "backtest": records(data.backtest) if data.backtest is not None else None,
         "bandit_strategies": records(data.strategies) if data.strategies is not None else [],
         "sample_ratio": sample_ratio_status(data),
+        "verdict": verdict(data),
         "intent_to_treat": (records(data.intent_to_treat)
                             if data.intent_to_treat is not None else []),
         "html": str(html_path) if html_path else None,
@@ -345,6 +396,102 @@ def sample_ratio_status(data: ReportData) -> dict[str, Any]:
     return {"checked_campaigns": len(campaigns), "mismatched": mismatched, "text": text}
 
 
+def _pp(value: float) -> str:
+    """A difference of rates in percentage points, signed."""
+    return f"{value * 100:+.2f} pp"
+
+
+def _signed_usd(value: float) -> str:
+    return ("+" if value >= 0 else "") + _usd(value)
+
+
+def _compared(diff: float, low: float, high: float, detectable: float,
+              fmt: Callable[[float], str], higher: str, lower: str) -> tuple[str, str | None]:
+    """('+x [l, h]: <conclusion>', the conclusion when the interval excludes 0 else None)."""
+    span = f"{fmt(diff)} [{fmt(low)}, {fmt(high)}]"
+    if low > 0 or high < 0:
+        conclusion = higher if low > 0 else lower
+        return f"{span}: {conclusion}", f"{conclusion} ({span})"
+    floor = (f" (these volumes detect {fmt(detectable).lstrip('+')} 80% of the time)"
+             if math.isfinite(detectable) else "")
+    return f"{span}: no detectable difference{floor}", None
+
+
+def _revenue_per_send_difference(arm: Any, base: Any,
+                                 z: float) -> tuple[float, float, float, float]:
+    """Difference of mean revenue per send, its interval and minimum detectable difference,
+    from the pooled sums and sums of squares (unpooled standard error)."""
+    def variance(row: Any) -> float:
+        n = float(row["send_count"])
+        total = float(row["attributed_revenue_usd"])
+        return max((float(row["attributed_revenue_usd_squares"]) - total * total / n) / (n - 1),
+                   0.0) if n >= 2 else math.nan
+    diff = float(arm["revenue_per_send_usd"]) - float(base["revenue_per_send_usd"])
+    half = z * math.sqrt(variance(arm) / arm["send_count"] + variance(base) / base["send_count"])
+    detectable = minimum_detectable_difference(variance(arm), arm["send_count"], variance(base),
+                                               base["send_count"], z)
+    return diff, diff - half, diff + half, detectable
+
+
+def verdict(data: ReportData) -> dict[str, Any]:
+    """What the numbers say, in sentences: each arm against the baseline (CTR, revenue per
+    send, unsubscribes), each arm against control per assigned customer (intent to treat),
+    with the interval and, where nothing is detectable, the difference these volumes would
+    detect. Only what the report's tables show; the headline lists what is detectable."""
+    findings: list[str] = []
+    detected: list[str] = []
+
+    def add(subject: str, result: tuple[str, str | None]) -> None:
+        findings.append(f"{subject}: {result[0]}")
+        if result[1] is not None:
+            detected.append(result[1])
+
+    by_arm = {str(row["treatment"]): row for row in data.pooled.to_dict(orient="records")}
+    base = by_arm.get(data.baseline)
+    for name, arm in by_arm.items():
+        if base is None or name == data.baseline:
+            continue
+        versus = f"{name} vs {data.baseline}"
+        add(f"{versus}, CTR per send {_pct(arm['ctr'])} vs {_pct(base['ctr'])}", _compared(
+            float(arm["ctr_diff_vs_baseline"]), float(arm["ctr_diff_lower"]),
+            float(arm["ctr_diff_upper"]), float(arm["ctr_minimum_detectable_diff"]), _pp,
+            f"{name} wins on clicks", f"{data.baseline} wins on clicks"))
+        add(f"{versus}, revenue per send {_usd(arm['revenue_per_send_usd'])} vs "
+            f"{_usd(base['revenue_per_send_usd'])}", _compared(
+                *_revenue_per_send_difference(arm, base, data.z), _signed_usd,
+                f"{name} earns more per send", f"{data.baseline} earns more per send"))
+        add(f"{versus}, unsubscribes per send {_pct(arm['unsubscribe_rate'])} vs "
+            f"{_pct(base['unsubscribe_rate'])}", _compared(
+                float(arm["unsubscribe_rate"] - base["unsubscribe_rate"]), *newcombe_interval(
+                    arm["unsubscribe_rate"], arm["unsubscribe_rate_lower"],
+                    arm["unsubscribe_rate_upper"], base["unsubscribe_rate"],
+                    base["unsubscribe_rate_lower"], base["unsubscribe_rate_upper"]),
+                math.nan, _pp, f"{name} loses more subscribers (guardrail)",
+                f"{name} loses fewer subscribers"))
+    intent = data.intent_to_treat
+    compared = (intent.loc[intent["revenue_diff_vs_control"].notna()].sort_values("arm")
+                if intent is not None and not intent.empty else pd.DataFrame())
+    for row in compared.to_dict(orient="records"):
+        add(f"{row['arm']} vs control (no email), revenue per assigned customer "
+            f"{_usd(row['revenue_per_customer'])}", _compared(
+                float(row["revenue_diff_vs_control"]), float(row["revenue_diff_lower"]),
+                float(row["revenue_diff_upper"]),
+                float(row.get("revenue_minimum_detectable_diff", math.nan)), _signed_usd,
+                f"{row['arm']} pays over no email",
+                f"{row['arm']} costs revenue against no email"))
+    if compared.empty and by_arm:
+        findings.append("No intent-to-treat comparison (no control arm in the assignment log): "
+                        "what the emails add over sending none is not measured.")
+    headline = ("; ".join(detected) + "." if detected else
+                "No arm differs detectably from another at these volumes." if by_arm else
+                "No sends to compare before as_of.")
+    headline = headline[0].upper() + headline[1:]
+    status = sample_ratio_status(data)
+    if status["mismatched"]:
+        headline = f"{status['text']} {headline}"
+    return {"headline": headline, "findings": findings}
+
+
 def _pct(value: Any, digits: int = 2) -> str:
     value = _plain(value)
     return "-" if value is None else f"{value * 100:.{digits}f}%"
@@ -368,8 +515,8 @@ def readout_table(frame: pd.DataFrame, title: str, per_campaign: bool,
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
                   padding=(0, 1))
     names = (["campaign"] if per_campaign else []) + [
-        "arm", "sends", "CTR/send [95% CI]", f"vs {baseline} [95% CI]", "orders", "rev/send",
-        "match"]
+        "arm", "sends", "CTR/send [95% CI]", f"vs {baseline} [95% CI]", "orders",
+        "rev/send [95% CI]", "unsub/send", "match"]
     for name in names:
         table.add_column(name, justify="left" if name in {"arm", "campaign"} else "right",
                          no_wrap=True)
@@ -379,8 +526,10 @@ def readout_table(frame: pd.DataFrame, title: str, per_campaign: bool,
                 f"{_pct(row.ctr_diff_vs_baseline)} {_ci(row.ctr_diff_lower, row.ctr_diff_upper)}")
         cells += [str(row.treatment), f"{row.send_count:,}",
                   f"{_pct(row.ctr)} {_ci(row.ctr_lower, row.ctr_upper)}", diff,
-                  f"{row.attributed_order_count:,}", _usd(row.revenue_per_send_usd),
-                  _pct(row.match_rate, 1)]
+                  f"{row.attributed_order_count:,}",
+                  f"{_usd(row.revenue_per_send_usd)} "
+                  f"{_usd_ci(row.revenue_per_send_lower, row.revenue_per_send_upper)}",
+                  _pct(row.unsubscribe_rate), _pct(row.match_rate, 1)]
         table.add_row(*cells)
     return table
 
@@ -410,6 +559,8 @@ def intent_to_treat_rows(frame: pd.DataFrame | None) -> list[dict[str, str]]:
             "revenue_lift": (f"{_pct(row.revenue_relative_lift, 1)} " + _ci(
                 row.revenue_relative_lift_lower, row.revenue_relative_lift_upper, 1)
                 if _plain(row.revenue_relative_lift) is not None else ""),
+            "revenue_detectable": (_usd(getattr(row, "revenue_minimum_detectable_diff", None))
+                                   if compared else ""),
             "conversion": _pct(row.conversion_rate),
             "conversion_diff": (f"{_pct(row.conversion_diff_vs_control)} "
                                 f"{_ci(row.conversion_diff_lower, row.conversion_diff_upper)}"
@@ -421,6 +572,7 @@ def intent_to_treat_rows(frame: pd.DataFrame | None) -> list[dict[str, str]]:
 INTENT_TO_TREAT_COLUMNS = {
     "arm": "arm", "assigned": "assigned", "revenue_per_customer": "revenue / assigned",
     "revenue_diff": "vs control [95% CI]", "revenue_lift": "relative lift [95% CI]",
+    "revenue_detectable": "detectable",
     "conversion": "bought", "conversion_diff": "vs control [95% CI]"}
 
 
@@ -459,6 +611,10 @@ def strategy_table(frame: pd.DataFrame) -> Table:
 
 
 def print_terminal(data: ReportData, console: Console, html_path: Path | None) -> None:
+    summary = verdict(data)
+    console.print(f"Verdict: {summary['headline']}", style="bold", markup=False)
+    for finding in summary["findings"]:
+        console.print(f"  - {finding}", markup=False)
     status = sample_ratio_status(data)
     console.print(status["text"], style="bold red" if status["mismatched"] else None,
                   markup=False)
@@ -484,13 +640,19 @@ def print_terminal(data: ReportData, console: Console, html_path: Path | None) -
                            for name, share in mix["revenue_share_by_department"].items())
         tiers = ", ".join(f"{name} {_pct(share, 1)}"
                           for name, share in mix["hard_parts_revenue_share_by_price_tier"].items())
-        console.print(f"Revenue {mix['first_month']} to {mix['last_month']}: "
+        console.print(f"Revenue {_month_span(mix)}: "
                       f"{_usd(mix['revenue_usd'])} from {mix['order_count']:,} orders")
         console.print(f"  revenue share by department: {shares}")
         console.print(f"  apparel share of orders: {_pct(mix['apparel_order_share'], 1)}")
         console.print(f"  hard-parts revenue by price tier: {tiers}")
     if html_path is not None:
         console.print(f"HTML report: {html_path}")
+
+
+def _month_span(mix: dict[str, Any]) -> str:
+    """'Nov 2023 through Oct 2026': whole months, both ends included."""
+    first, last = (date.fromisoformat(str(mix[key])[:10]) for key in ("first_month", "last_month"))
+    return f"{first:%b %Y} through {last:%b %Y} (whole months)"
 
 
 def _month_labels(months: Sequence[Any]) -> list[str]:
@@ -557,12 +719,14 @@ def render_html(data: ReportData) -> str:
     env.filters["pct"] = _pct
     env.filters["ci"] = _ci
     env.filters["usd"] = _usd
+    env.filters["usd_ci"] = _usd_ci
     env.filters["plain"] = _plain
+    env.filters["month_span"] = _month_span
     return env.get_template(TEMPLATE).render(
         data=data, charts=build_charts(data), mix=revenue_mix(data),
         readout=records(data.readout), pooled=records(data.pooled),
         strategy_rows=records(data.strategies) if data.strategies is not None else [],
-        sample_ratio=sample_ratio_status(data),
+        sample_ratio=sample_ratio_status(data), verdict=verdict(data),
         intent_rows=intent_to_treat_rows(data.intent_to_treat),
         intent_columns=INTENT_TO_TREAT_COLUMNS,
         generated_at=datetime.now().astimezone().isoformat(timespec="seconds"))
