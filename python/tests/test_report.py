@@ -66,6 +66,8 @@ def _readout_frame() -> pd.DataFrame:
                 "attributed_order_count": 3, "attributed_line_count": 4,
                 "matched_line_count": 1, "match_rate": 0.25, "attributed_revenue_usd": 120.0,
                 "attributed_revenue_usd_squares": 120.0**2, "revenue_per_send_usd": 0.12,
+                "revenue_per_send_lower": -0.1, "revenue_per_send_upper": 0.34,
+                "unsubscribe_rate": (2 if arm == "bandit" else 1) / sends,
                 "ips_ctr": None, "snips_ctr": None, "snips_ctr_lower": None,
                 "snips_ctr_upper": None,
                 "attribution_window_days": 7, "as_of_date": pd.Timestamp("2026-02-01").date(),
@@ -205,6 +207,23 @@ def test_intent_to_treat_section_lists_control_first_with_intervals() -> None:
     assert report.report_json(data)["intent_to_treat"][0]["arm"] == "personalized"
     data.intent_to_treat = None
     assert 'id="table-intent-to-treat"' not in report.render_html(data)
+
+
+def test_charts_have_bands_axis_titles_and_readable_labels() -> None:
+    assert [report.readable(code) for code in (
+        "hard_parts", "gift_cards", "under_50", "50_to_199", "500_plus")] == [
+        "Hard parts", "Gift cards", "Under $50", "$50-$199", "$500+"]
+    built = report.build_charts(_report_data())
+    by_campaign = str(built["chart-ctr-by-campaign"])
+    # one 95% band per arm behind its line, drawn first
+    assert sorted(re.findall(r"<polygon class='band' data-series='(\w+)'", by_campaign)) == [
+        "bandit", "random"]
+    assert by_campaign.index("class='band'") < by_campaign.index("class='series'")
+    for chart in built.values():
+        assert "class='axis-title'" in str(chart)
+    assert "data-series='Hard parts'" in str(built["chart-department-share"])
+    assert "data-series='Under $50'" in str(built["chart-price-tier-share"])
+    assert "Jan 2026 through Feb 2026 (whole months)" in report.render_html(_report_data())
 
 
 def test_html_without_backtest_has_no_backtest_chart() -> None:

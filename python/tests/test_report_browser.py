@@ -81,3 +81,10 @@ def test_dom_has_every_chart(report_html: Path, tmp_path: Path) -> None:
     for chart_id in CHART_IDS:
         body = dom.split(f'id="{chart_id}"', 1)[1].split("</svg>", 1)[0]
         assert re.search(r"<(rect|polyline|polygon)\b", body), chart_id
+    # the verdict comes first, then the charts; the per-campaign lines carry their bands
+    assert 0 < dom.index('id="verdict"') < dom.index("<svg")
+    verdict = dom.split('id="verdict"', 1)[1].split("</section>", 1)[0]
+    assert re.search(r'class="headline">[^<]{10,}<', verdict)
+    assert verdict.count("<li>") >= 3
+    campaign_chart = dom.split('id="chart-ctr-by-campaign"', 1)[1].split("</svg>", 1)[0]
+    assert len(re.findall(r'<polygon class="band"', campaign_chart)) >= 2

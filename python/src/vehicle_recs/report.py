@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -636,9 +637,9 @@ def print_terminal(data: ReportData, console: Console, html_path: Path | None) -
         console.print(strategy_table(data.strategies))
     mix = revenue_mix(data)
     if mix:
-        shares = ", ".join(f"{name} {_pct(share, 1)}"
+        shares = ", ".join(f"{readable(name)} {_pct(share, 1)}"
                            for name, share in mix["revenue_share_by_department"].items())
-        tiers = ", ".join(f"{name} {_pct(share, 1)}"
+        tiers = ", ".join(f"{readable(name)} {_pct(share, 1)}"
                           for name, share in mix["hard_parts_revenue_share_by_price_tier"].items())
         console.print(f"Revenue {_month_span(mix)}: "
                       f"{_usd(mix['revenue_usd'])} from {mix['order_count']:,} orders")
@@ -647,6 +648,19 @@ def print_terminal(data: ReportData, console: Console, html_path: Path | None) -
         console.print(f"  hard-parts revenue by price tier: {tiers}")
     if html_path is not None:
         console.print(f"HTML report: {html_path}")
+
+
+def readable(code: Any) -> str:
+    """A department or price-tier code as a reader says it: hard_parts -> Hard parts,
+    under_50 -> Under $50, 50_to_199 -> $50-$199, 500_plus -> $500+."""
+    text = str(code)
+    if match := re.fullmatch(r"under_(\d+)", text):
+        return f"Under ${match[1]}"
+    if match := re.fullmatch(r"(\d+)_to_(\d+)", text):
+        return f"${match[1]}-${match[2]}"
+    if match := re.fullmatch(r"(\d+)_plus", text):
+        return f"${match[1]}+"
+    return text.replace("_", " ").capitalize()
 
 
 def _month_span(mix: dict[str, Any]) -> str:
@@ -672,44 +686,59 @@ def build_charts(data: ReportData) -> dict[str, Markup]:
     out: dict[str, Markup] = {}
     pooled = data.pooled
     out["chart-ctr-by-arm"] = charts.interval_chart(
-        "chart-ctr-by-arm", "CTR per send by arm, 95% Wilson interval",
+        "chart-ctr-by-arm", "CTR per send by arm, with its 95% Wilson interval",
         [(str(arm), float(ctr), float(low), float(high)) for arm, ctr, low, high in zip(
             pooled["treatment"], pooled["ctr"], pooled["ctr_lower"], pooled["ctr_upper"],
-            strict=True)])
+            strict=True)], x_title="Sends with at least one click / sends")
     if len(data.readout["campaign_id"].unique()) > 1:
         campaigns = data.readout.groupby("campaign_id")["first_sent_at"].min().sort_values()
         wide = data.readout.assign(
             campaign_start=data.readout["campaign_id"].map(campaigns)).pivot_table(
-            index="campaign_start", columns="treatment", values="ctr", aggfunc="mean"
-        ).sort_index()
+            index="campaign_start", columns="treatment",
+            values=["ctr", "ctr_lower", "ctr_upper"], aggfunc="mean").sort_index()
+
+        def points(column: str, arm: Any) -> list[float | None]:
+            return [None if pd.isna(v) else float(v) for v in wide[(column, arm)]]
+
+        arms = list(wide["ctr"].columns)
         out["chart-ctr-by-campaign"] = charts.line_chart(
-            "chart-ctr-by-campaign", "CTR per send by campaign and arm",
+            "chart-ctr-by-campaign", "CTR per send by campaign and arm, 95% Wilson band",
             [str(_plain(start))[:10] for start in wide.index],
-            {str(arm): [None if pd.isna(v) else float(v) for v in wide[arm]] for arm in wide},
-            charts.percent(2))
+            {str(arm): points("ctr", arm) for arm in arms}, charts.percent(2),
+            x_title="Campaign start date", y_title="CTR per send",
+            bands={str(arm): [None if low is None or high is None else (low, high)
+                              for low, high in zip(points("ctr_lower", arm),
+                                                   points("ctr_upper", arm), strict=True)]
+                   for arm in arms})
     departments = (data.departments.groupby("department")["revenue_usd"].sum()
                    .sort_values(ascending=False).index.tolist())
     labels, series = _share_series(data.departments, "department", "revenue_share", departments)
     out["chart-department-share"] = charts.stacked_share_chart(
-        "chart-department-share", "Revenue share by department, by month", labels, series)
+        "chart-department-share", "Revenue share by department, by month", labels,
+        {readable(name): values for name, values in series.items()},
+        x_title="Order month", y_title="Share of the month's revenue")
     tiers = (data.price_tiers.drop_duplicates("price_tier").sort_values("price_tier_order")
              ["price_tier"].tolist())
     labels, series = _share_series(data.price_tiers, "price_tier", "revenue_share", tiers)
     out["chart-price-tier-share"] = charts.stacked_share_chart(
-        "chart-price-tier-share", "Revenue share by price tier, by month", labels, series)
+        "chart-price-tier-share", "Revenue share by price tier (unit price), by month", labels,
+        {readable(name): values for name, values in series.items()},
+        x_title="Order month", y_title="Share of the month's revenue")
     out["chart-apparel-trend"] = charts.line_chart(
         "chart-apparel-trend", "Apparel share of orders, by month",
         _month_labels(data.apparel["order_month"].tolist()),
         {"monthly": [float(v) for v in data.apparel["apparel_order_share"]],
          "trailing 3 months": [float(v) for v in
-                               data.apparel["apparel_order_share_trailing_3_months"]]})
+                               data.apparel["apparel_order_share_trailing_3_months"]]},
+        x_title="Order month", y_title="Orders with apparel / orders")
     if data.backtest is not None and not data.backtest.empty:
         out["chart-backtest-match-rate"] = charts.bar_chart(
             "chart-backtest-match-rate", "Backtest match rate by strategy",
             [(str(label), float(rate)) for label, rate in zip(
                 data.backtest.get("label", data.backtest["strategy"]).fillna(
                     data.backtest["strategy"]),
-                data.backtest["match_rate"], strict=True)])
+                data.backtest["match_rate"], strict=True)],
+            x_title="Future purchase lines recommended / future purchase lines")
     return out
 
 
@@ -722,6 +751,7 @@ def render_html(data: ReportData) -> str:
     env.filters["usd_ci"] = _usd_ci
     env.filters["plain"] = _plain
     env.filters["month_span"] = _month_span
+    env.filters["readable"] = readable
     return env.get_template(TEMPLATE).render(
         data=data, charts=build_charts(data), mix=revenue_mix(data),
         readout=records(data.readout), pooled=records(data.pooled),

@@ -61,11 +61,11 @@ def _legend(names: Sequence[str], x: float, y: float) -> list[str]:
 
 def interval_chart(chart_id: str, title: str,
                    rows: Sequence[tuple[str, float, float | None, float | None]],
-                   fmt: Formatter | None = None) -> Markup:
+                   fmt: Formatter | None = None, x_title: str = "") -> Markup:
     """Horizontal bars with interval whiskers: (label, value, lower, upper) per row."""
     fmt = fmt or percent(2)
     left, right, top, row_height = 170, 90, 34, 34
-    height = top + row_height * max(len(rows), 1) + 30
+    height = top + row_height * max(len(rows), 1) + (48 if x_title else 30)
     scale_max = _nice_max(max([r[3] if r[3] is not None else r[1] for r in rows] or [1.0]))
     plot = WIDTH - left - right
 
@@ -77,9 +77,12 @@ def interval_chart(chart_id: str, title: str,
     for tick in range(ticks + 1):
         value = scale_max * tick / ticks
         body.append(f"<line x1='{px(value):.1f}' y1='{top - 4}' x2='{px(value):.1f}' "
-                    f"y2='{height - 26}' stroke='#ddd'/>")
-        body.append(f"<text x='{px(value):.1f}' y='{height - 10}' text-anchor='middle' "
-                    f"fill='#555'>{escape(fmt(value))}</text>")
+                    f"y2='{height - (44 if x_title else 26)}' stroke='#ddd'/>")
+        body.append(f"<text x='{px(value):.1f}' y='{height - (28 if x_title else 10)}' "
+                    f"text-anchor='middle' fill='#555'>{escape(fmt(value))}</text>")
+    if x_title:
+        body.append(f"<text class='axis-title' x='{left + plot / 2:.1f}' y='{height - 8}' "
+                    f"text-anchor='middle' fill='#333'>{escape(x_title)}</text>")
     for index, (label, value, lower, upper) in enumerate(rows):
         y = top + row_height * index
         color = PALETTE[index % len(PALETTE)]
@@ -100,15 +103,23 @@ def interval_chart(chart_id: str, title: str,
     return _svg(chart_id, title, height, body)
 
 
+Band = tuple[float, float] | None
+
+
 def line_chart(chart_id: str, title: str, x_labels: Sequence[str],
                series: Mapping[str, Sequence[float | None]],
-               fmt: Formatter | None = None) -> Markup:
-    """One polyline per series over shared x labels; gaps where a value is missing."""
+               fmt: Formatter | None = None, x_title: str = "", y_title: str = "",
+               bands: Mapping[str, Sequence[Band]] | None = None) -> Markup:
+    """One polyline per series over shared x labels; gaps where a value is missing. `bands`
+    (per series, a (lower, upper) interval per x or None) are drawn as translucent areas
+    behind the lines."""
     fmt = fmt or percent(1)
-    left, right, top, bottom = 60, 20, 50, 40
-    height = 300
+    left, right, top, bottom = 70, 20, 50, 56
+    height = 320
+    bands = bands or {}
     values = [v for points in series.values() for v in points if v is not None]
-    scale_max = _nice_max(max(values or [1.0]))
+    values += [band[1] for ranges in bands.values() for band in ranges if band is not None]
+    scale_max = _nice_max(max([v for v in values if math.isfinite(v)] or [1.0]))
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     count = max(len(x_labels) - 1, 1)
 
@@ -118,7 +129,14 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str],
 
     body = [f"<text x='10' y='20' font-weight='bold'>{escape(title)}</text>"]
     body += _legend(list(series), left, 38)
-    body += _axes(left, top, plot_w, plot_h, scale_max, fmt, x_labels)
+    body += _axes(left, top, plot_w, plot_h, scale_max, fmt, x_labels, x_title, y_title)
+    for index, name in enumerate(series):
+        color = PALETTE[index % len(PALETTE)]
+        for run in _runs(bands.get(name, [])):
+            outline = [xy(i, high) for i, (_, high) in run]
+            outline += [xy(i, low) for i, (low, _) in reversed(run)]
+            body.append(f"<polygon class='band' data-series='{escape(name)}' fill='{color}' "
+                        f"opacity='0.18' points='{' '.join(outline)}'/>")
     for index, (name, points) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
         segment: list[str] = []
@@ -138,16 +156,28 @@ def line_chart(chart_id: str, title: str, x_labels: Sequence[str],
     return _svg(chart_id, title, height, body)
 
 
+def _runs(bands: Sequence[Band]) -> list[list[tuple[int, tuple[float, float]]]]:
+    """Consecutive x positions with a finite band, as separate runs (a gap splits them)."""
+    runs: list[list[tuple[int, tuple[float, float]]]] = [[]]
+    for position, band in enumerate(bands):
+        if band is None or not all(math.isfinite(v) for v in band):
+            runs.append([])
+        else:
+            runs[-1].append((position, band))
+    return [run for run in runs if run]
+
+
 def stacked_share_chart(chart_id: str, title: str, x_labels: Sequence[str],
-                        series: Mapping[str, Sequence[float]]) -> Markup:
+                        series: Mapping[str, Sequence[float]], x_title: str = "",
+                        y_title: str = "") -> Markup:
     """Stacked areas of shares (each x sums to about 1), bottom series first."""
-    left, right, top, bottom = 60, 20, 50, 40
-    height = 300
+    left, right, top, bottom = 70, 20, 50, 56
+    height = 320
     plot_w, plot_h = WIDTH - left - right, height - top - bottom
     count = max(len(x_labels) - 1, 1)
     body = [f"<text x='10' y='20' font-weight='bold'>{escape(title)}</text>"]
     body += _legend(list(series), left, 38)
-    body += _axes(left, top, plot_w, plot_h, 1.0, percent(0), x_labels)
+    body += _axes(left, top, plot_w, plot_h, 1.0, percent(0), x_labels, x_title, y_title)
     base = [0.0] * len(x_labels)
     for index, (name, shares) in enumerate(series.items()):
         color = PALETTE[index % len(PALETTE)]
@@ -166,15 +196,25 @@ def stacked_share_chart(chart_id: str, title: str, x_labels: Sequence[str],
 
 
 def bar_chart(chart_id: str, title: str, rows: Sequence[tuple[str, float]],
-              fmt: Formatter | None = None) -> Markup:
+              fmt: Formatter | None = None, x_title: str = "") -> Markup:
     """Horizontal bars: (label, value) per row."""
     return interval_chart(chart_id, title, [(label, value, None, None) for label, value in rows],
-                          fmt)
+                          fmt, x_title)
 
 
 def _axes(left: float, top: float, plot_w: float, plot_h: float, scale_max: float,
-          fmt: Formatter, x_labels: Sequence[str]) -> list[str]:
+          fmt: Formatter, x_labels: Sequence[str], x_title: str = "",
+          y_title: str = "") -> list[str]:
     parts = []
+    if x_title:
+        parts.append(f"<text class='axis-title' x='{left + plot_w / 2:.1f}' "
+                     f"y='{top + plot_h + 40:.1f}' text-anchor='middle' "
+                     f"fill='#333'>{escape(x_title)}</text>")
+    if y_title:
+        middle = top + plot_h / 2
+        parts.append(f"<text class='axis-title' x='14' y='{middle:.1f}' text-anchor='middle' "
+                     f"transform='rotate(-90 14 {middle:.1f})' fill='#333'>"
+                     f"{escape(y_title)}</text>")
     ticks = _tick_count(scale_max)
     for tick in range(ticks + 1):
         value = scale_max * tick / ticks
