@@ -9,6 +9,9 @@
 --      contiguous and deterministic, and keep the first N. The engine (vehicle_aware) ranks by
 --      its objective instead (macro objective_value, var ranking_objective: the score itself
 --      for match, score * price for revenue); the baselines by their own score.
+--      Rotation: the engine's rank value (not its score) is multiplied by var rotation_decay ^
+--      the number of the customer's recent sends that showed the product without a click
+--      (int_customer_products_counted_for_exposure); re-buys (is_replenishment) are exempt.
 -- Steps 1 and 2 only find the few rows to drop (repeated products, apparel rows); the bulk of
 -- the rows streams once into the ranking of step 3. The eligible rows are read by three
 -- import CTEs on purpose: a CTE read by several consumers is buffered whole by DuckDB, and this
@@ -38,6 +41,12 @@ eligible_apparel as (
 products as (
 
     select * from {{ ref('int_products_filtered_to_as_of') }}
+
+),
+
+exposures as (
+
+    select * from {{ ref('int_customer_products_counted_for_exposure') }}
 
 ),
 
@@ -97,14 +106,15 @@ worse_vehicles as (
 ),
 
 -- 2. the customer's apparel products, each at its best score (the score step 1 keeps), ranked
--- among apparel only by the value step 3 ranks by
+-- among apparel only by the value step 3 ranks by (rotation included)
 apparel_products as (
 
     select
         strategy,
         customer_id,
         sku,
-        max(score) as score
+        max(score) as score,
+        max(case when is_replenishment then 1 else 0 end) as is_replenishment
 
     from eligible_apparel
     group by strategy, customer_id, sku
@@ -118,13 +128,23 @@ apparel_valued as (
         apparel_products.customer_id,
         apparel_products.sku,
         case
-            when apparel_products.strategy = 'vehicle_aware'
+            when
+                apparel_products.strategy = 'vehicle_aware'
+                and apparel_products.is_replenishment = 1
                 then {{ objective_value('apparel_products.score', 'products.price_usd') }}
+            when apparel_products.strategy = 'vehicle_aware'
+                then
+                    {{ objective_value('apparel_products.score', 'products.price_usd') }}
+                    * power({{ var('rotation_decay') }}, coalesce(exposures.exposure_count, 0))
             else apparel_products.score
         end as rank_value
 
     from apparel_products
     inner join products on apparel_products.sku = products.sku
+    left join exposures
+        on
+            apparel_products.customer_id = exposures.customer_id
+            and apparel_products.sku = exposures.sku
 
 ),
 
@@ -161,13 +181,21 @@ kept as (
     select
         eligible.*,
         case
-            when eligible.strategy = 'vehicle_aware'
+            when eligible.strategy = 'vehicle_aware' and eligible.is_replenishment
                 then {{ objective_value('eligible.score', 'products.price_usd') }}
+            when eligible.strategy = 'vehicle_aware'
+                then
+                    {{ objective_value('eligible.score', 'products.price_usd') }}
+                    * power({{ var('rotation_decay') }}, coalesce(exposures.exposure_count, 0))
             else eligible.score
         end as rank_value
 
     from eligible
     inner join products on eligible.sku = products.sku
+    left join exposures
+        on
+            eligible.customer_id = exposures.customer_id
+            and eligible.sku = exposures.sku
     left join worse_vehicles
         on
             eligible.strategy = worse_vehicles.strategy

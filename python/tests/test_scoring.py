@@ -2,8 +2,8 @@
 
 The leakage test builds the scoring models twice with the same explicit as_of: once on the xs
 data and once on a copy with rows dated on or after as_of appended to every dated raw table
-(orders and their lines, garages, customers, products and their fitment). No row of any scoring
-model may change.
+(orders and their lines, garages, customers, products and their fitment, email sends and their
+items, clicks, also on emails sent before as_of). No row of any scoring model may change.
 """
 
 from __future__ import annotations
@@ -91,6 +91,29 @@ def _add_future_rows(raw_dir: Path, as_of: date) -> None:
     _append(raw_dir, "fitment", [
         {"sku": f"FUTURE-P{n}", "vehicle_id": vehicle_id}
         for n in range(20) for vehicle_id in vehicles])
+    # emails sent on/after as_of, and clicks on/after as_of on emails sent before it (rotation
+    # and click intent read sends and clicks)
+    earlier_items = con.execute(
+        f"select i.send_id, i.sku from '{raw_dir}/email_send_items.parquet' i "
+        f"join '{raw_dir}/email_sends.parquet' s using (send_id) "
+        "where s.sent_at < ? and i.sku is not null order by i.send_id, i.position limit 300",
+        [at],
+    ).fetchall()
+    _append(raw_dir, "email_sends", [
+        {"send_id": f"FUTURE-S{n}", "campaign_id": "FUTURE", "customer_id": customer_id,
+         "sent_at": at + timedelta(hours=n), "treatment": "personalized",
+         "model_version": "future", "propensity": 1.0}
+        for n, customer_id in enumerate(customers)])
+    _append(raw_dir, "email_send_items", [
+        {"send_id": f"FUTURE-S{n}", "position": item + 1, "sku": skus[(n + item) % len(skus)]}
+        for n in range(len(customers)) for item in range(6)])
+    _append(raw_dir, "email_events", [
+        {"event_id": f"FUTURE-E{n}", "send_id": f"FUTURE-S{n}", "event_type": "click",
+         "occurred_at": at + timedelta(hours=n + 1), "sku": skus[n % len(skus)]}
+        for n in range(len(customers))] + [
+        {"event_id": f"FUTURE-EARLIER-E{n}", "send_id": send_id, "event_type": "click",
+         "occurred_at": at + timedelta(hours=n), "sku": sku}
+        for n, (send_id, sku) in enumerate(earlier_items)])
 
 
 def _scoring_models(project: DbtProject) -> list[str]:
