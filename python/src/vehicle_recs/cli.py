@@ -172,14 +172,22 @@ def cli(ctx: click.Context, debug: bool) -> None:
               help="A vehicle added to the garage starts a project: extra orders for it at "
                    "NEW_VEHICLE x the customer's usual order rate, fading over ~2 months; "
                    "0 = adding a vehicle changes nothing.")
+@click.option("--holdout", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of each campaign's customers in a control arm (no email); >0 also "
+                   "writes the assignment log to OUT/assignment_log.")
+@click.option("--email-lift", "email_lift", type=click.FloatRange(0, 1), default=0.0,
+              show_default=True,
+              help="Probability that a delivered email sells one of its items within 3 days "
+                   "(a known incremental effect for the intent-to-treat readout).")
 def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
-          season: float, new_vehicle: float) -> None:
+          season: float, new_vehicle: float, holdout: float, email_lift: float) -> None:
     """Write synthetic raw tables for a scale, seed and structure knobs (see the manifest)."""
     from vehicle_recs import synth as generator
 
     with _status(f"synth {scale} seed {seed}") as progress:
         counts = generator.generate(scale, seed, out_dir, progress=progress, taste=taste,
-                                    rebuy=rebuy, season=season, new_vehicle=new_vehicle)
+                                    rebuy=rebuy, season=season, new_vehicle=new_vehicle,
+                                    holdout=holdout, email_lift=email_lift)
     for table, rows in counts.items():
         click.echo(f"{table:<18} {rows:>12,}")
 

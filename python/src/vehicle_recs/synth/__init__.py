@@ -118,7 +118,12 @@ How the retailer's known facts are modelled:
   on `TRUE_CTR[arm] / DELIVERY_RATE` of delivered sends so CTR per send equals `TRUE_CTR`
   (0.25% random, 0.39% bandit); every clicked send is opened; 18% opens; 1% of opened,
   unclicked sends unsubscribe (opt-in cleared, no later sends); 20% of clicks lead to an
-  order of the clicked SKU within three days.
+  order of the clicked SKU within three days. With `holdout` H > 0 (default 0) a share H of
+  each campaign's selected customers is assigned to `control` and gets no email, the other
+  arms keep their weights among the rest, and the assignment log is written to
+  `assignment_log/`; `email_lift` L (default 0) lets a delivered email sell one of its items
+  within three days with probability L. The manifest's `email_experiment` has the orders the
+  emails caused per arm within seven days of the campaign day.
 - **Bad rows** (`DIRTY_RATE` = 0.2% of rows per kind, at least one): duplicated
   product, customer and order rows; products with zero/negative price; order lines with
   unknown SKUs (`ZZ-9xxxx`), zero/negative quantities or unit prices; garage rows for unknown

@@ -1,4 +1,6 @@
-"""Email history: a campaign every two weeks over the last year, random vs bandit arms."""
+"""Email history: a campaign every two weeks over the last year, random vs bandit arms; with
+`holdout` > 0 also a control arm that gets no email, and the assignment log the product would
+have written, so an intent-to-treat readout can be checked against a known effect."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from vehicle_recs.synth._catalog import Catalog
 from vehicle_recs.synth._shop import END_US, Customers
 
 ARMS = ("random", "bandit")
+CONTROL = -1  # arm index of the holdout (no email) in `assigned_arm`
+BANDIT_STRATEGIES = ("vehicle_affinity", "high_ticket", "category_diverse", "catalog_popular")
 EVENT = {name: i for i, name in enumerate(EVENT_TYPES)}
 SEND_HOUR_US = 15 * 3600 * 1_000_000
 SECOND_US = 1_000_000
@@ -37,6 +41,18 @@ class EmailHistory:
     purchase_us: np.ndarray
     purchase_product: np.ndarray
     campaign_dates: list[str]
+    # every assignment (control included), in campaign order: what the assignment log holds
+    assigned_campaign: np.ndarray
+    assigned_customer: np.ndarray
+    assigned_arm: np.ndarray  # index into ARMS, or CONTROL
+    assigned_propensity: np.ndarray  # planned P(arm)
+    assigned_us: np.ndarray  # the campaign's start
+    # purchases the email caused (click purchases and the lift's) per assignment, dated inside
+    # the 7-day window from the campaign's day: the true incremental effect
+    assigned_caused_orders: np.ndarray
+
+
+ITT_WINDOW_US = 7 * cfg.US_PER_DAY  # the readout's default attribution window
 
 
 def campaign_times(campaigns: int) -> np.ndarray:
@@ -58,7 +74,12 @@ def _distinct_items(rng: np.random.Generator, pool: np.ndarray, sends: int) -> n
 
 
 def build_email(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
-                customers: Customers) -> EmailHistory:
+                customers: Customers, holdout: float = 0.0,
+                email_lift: float = 0.0) -> EmailHistory:
+    """The campaigns. `holdout`: share of each campaign's selected customers assigned to a
+    control arm that gets no email (0 draws nothing extra: the history of earlier versions).
+    `email_lift`: probability that a delivered email leads to an order of one of its items within
+    3 days, on top of the click purchases (0: none)."""
     times = campaign_times(scale.campaigns)
     third = max(scale.campaigns // 3, 1)
     versions = ("random-v1", "bandit-v1", "bandit-v2", "bandit-v3")
@@ -75,10 +96,16 @@ def build_email(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
         "campaign", "customer", "us", "arm", "propensity", "version", "items")}
     events: dict[str, list[np.ndarray]] = {k: [] for k in ("send", "type", "us", "product")}
     bought: dict[str, list[np.ndarray]] = {k: [] for k in ("customer", "us", "product")}
+    assigned: dict[str, list[np.ndarray]] = {k: [] for k in (
+        "campaign", "customer", "arm", "propensity", "us", "caused")}
     first_send = 0
     for campaign, start in enumerate(times):
         eligible = customers.opted_in & ~unsubscribed & (customers.created_us < start)
         customer = np.flatnonzero(eligible & (rng.random(customers.count) < scale.send_share))
+        held = customer[:0]
+        if holdout > 0:
+            held = customer[rng.random(len(customer)) < holdout]
+            customer = np.setdiff1d(customer, held, assume_unique=True)
         n = len(customer)
         if campaign < third:
             weights, logged, bandit_version = (0.5, 0.5), False, 1
@@ -132,15 +159,34 @@ def build_email(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
                                      else np.full(len(idx), -1))
         buy = np.flatnonzero(click & (rng.random(n) < cfg.CLICK_PURCHASE_RATE))
         buy_us = click_us[buy] + rng.integers(60 * SECOND_US, 72 * HOUR_US, len(buy))
+        buy_item = click_item[buy]
+        if email_lift > 0:  # a delivered email also sells one of its items, unclicked
+            lifted = np.flatnonzero(delivered & (rng.random(n) < email_lift))
+            buy = np.concatenate([buy, lifted])
+            buy_us = np.concatenate([buy_us, sent[lifted] + rng.integers(
+                HOUR_US, 72 * HOUR_US, len(lifted))])
+            buy_item = np.concatenate([buy_item, items[lifted, rng.integers(
+                0, cfg.ITEMS_PER_SEND, len(lifted))]])
         keep = buy_us < END_US
         bought["customer"].append(customer[buy][keep])
         bought["us"].append(buy_us[keep])
-        bought["product"].append(click_item[buy][keep])
+        bought["product"].append(buy_item[keep])
+        if holdout > 0:
+            day = start - start % cfg.US_PER_DAY
+            caused = np.bincount(buy[keep & (buy_us < day + ITT_WINDOW_US)], minlength=n)
+            arm_share = (1 - holdout) * np.array(weights)
+            assigned["campaign"].append(np.full(n + len(held), campaign))
+            assigned["customer"].append(np.concatenate([customer, held]))
+            assigned["arm"].append(np.concatenate([arm, np.full(len(held), CONTROL)]))
+            assigned["propensity"].append(np.concatenate([arm_share[arm],
+                                                          np.full(len(held), holdout)]))
+            assigned["us"].append(np.full(n + len(held), start))
+            assigned["caused"].append(np.concatenate([caused, np.zeros(len(held), np.int64)]))
         unsubscribed[customer[unsub]] = True
         first_send += n
 
     def cat(parts: list[np.ndarray]) -> np.ndarray:
-        return np.concatenate(parts)
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
     return EmailHistory(
         send_campaign=cat(sends["campaign"]), send_customer=cat(sends["customer"]),
@@ -153,4 +199,7 @@ def build_email(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
         purchase_customer=cat(bought["customer"]), purchase_us=cat(bought["us"]),
         purchase_product=cat(bought["product"]),
         campaign_dates=[str(np.datetime64(int(t), "us"))[:10] for t in times],
+        assigned_campaign=cat(assigned["campaign"]), assigned_customer=cat(assigned["customer"]),
+        assigned_arm=cat(assigned["arm"]), assigned_propensity=cat(assigned["propensity"]),
+        assigned_us=cat(assigned["us"]), assigned_caused_orders=cat(assigned["caused"]),
     )

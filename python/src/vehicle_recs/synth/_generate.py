@@ -33,7 +33,14 @@ from vehicle_recs.synth._catalog import (
     products_table,
     vehicles_table,
 )
-from vehicle_recs.synth._email import ARMS, EmailHistory, build_email
+from vehicle_recs.synth._email import (
+    ARMS,
+    BANDIT_STRATEGIES,
+    CONTROL,
+    ITT_WINDOW_US,
+    EmailHistory,
+    build_email,
+)
 from vehicle_recs.synth._shop import (
     Customers,
     Purchases,
@@ -48,6 +55,7 @@ from vehicle_recs.synth._shop import (
 )
 
 MANIFEST_NAME = "_synth_manifest.json"
+ASSIGNMENT_LOG_DIR = "assignment_log"  # with --holdout: the log `vehicle-recs run` would write
 STAGES = ("vehicles", "catalog", "customers", "purchases", "email", "dirt")
 
 
@@ -213,6 +221,47 @@ def _email_tables(rng: np.random.Generator, dirt: _Dirt, catalog: Catalog,
     return sends, items, events
 
 
+def _assignment_log(rng: np.random.Generator, email: EmailHistory, customer_ids: pa.Array,
+                    log_dir: Path) -> dict[str, Any]:
+    """Write the campaigns' assignment log (one file per campaign, the schema `vehicle-recs run`
+    writes) and return the truth an intent-to-treat readout should recover: per arm, the
+    assignments and the orders the email caused inside the 7-day window from the campaign day
+    (control: none, it gets no email)."""
+    from vehicle_recs.bandit import ASSIGNMENT_LOG_SCHEMA, write_assignment_log
+
+    arm = email.assigned_arm
+    names = np.array([*ARMS, "control"], dtype=object)[np.where(arm == CONTROL, len(ARMS), arm)]
+    strategy = np.full(len(arm), None, dtype=object)
+    strategy[names == "random"] = "random_eligible"
+    is_bandit = names == "bandit"
+    strategy[is_bandit] = rng.choice(BANDIT_STRATEGIES, int(is_bandit.sum()))
+    strategy_propensity = np.where(names == "control", np.nan,
+                                   np.where(is_bandit, 1 / len(BANDIT_STRATEGIES), 1.0))
+    campaign_ids = np.array([f"CMP-{d.replace('-', '')}" for d in email.campaign_dates])
+    rows = pa.table({
+        "campaign_id": pa.array(campaign_ids[email.assigned_campaign]),
+        "customer_id": customer_ids.take(pa.array(email.assigned_customer)),
+        "arm": pa.array(names, pa.string()),
+        "strategy": pa.array(strategy, pa.string()),
+        "context": pa.array(np.full(len(arm), "none")),
+        "arm_propensity": pa.array(email.assigned_propensity),
+        "strategy_propensity": pa.array(strategy_propensity, mask=np.isnan(strategy_propensity)),
+        "propensity": pa.array(email.assigned_propensity * np.nan_to_num(strategy_propensity,
+                                                                         nan=1.0)),
+        "assigned_at": pa.array(email.assigned_us, pa.timestamp("us", tz="UTC")),
+    }, schema=ASSIGNMENT_LOG_SCHEMA)
+    for campaign in np.unique(email.assigned_campaign):
+        write_assignment_log(rows.filter(pa.array(email.assigned_campaign == campaign)), log_dir,
+                             str(campaign_ids[campaign]))
+    truth = {}
+    for name in ("control", *ARMS):
+        mask = names == name
+        caused = int(email.assigned_caused_orders[mask].sum())
+        truth[name] = {"assigned": int(mask.sum()), "caused_orders_in_window": caused,
+                       "caused_orders_per_assigned": caused / max(int(mask.sum()), 1)}
+    return {"window_days": ITT_WINDOW_US // cfg.US_PER_DAY, "arms": truth}
+
+
 def _products_with_dirt(rng: np.random.Generator, dirt: _Dirt, catalog: Catalog) -> pa.Table:
     table = products_table(rng, catalog)
     bad = dirt.rows("products", catalog.count, ("duplicate_sku", "nonpositive_price"))
@@ -233,6 +282,8 @@ def generate(
     rebuy: float = cfg.DEFAULT_REBUY,
     season: float = cfg.DEFAULT_SEASON,
     new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE,
+    holdout: float = 0.0,
+    email_lift: float = 0.0,
 ) -> dict[str, int]:
     """Write every table as <out_dir>/<table>.parquet; return row counts.
 
@@ -245,10 +296,20 @@ def generate(
     decaying over ~2 months; 0 switches a structure off. A manifest (`_synth_manifest.json`) records
     the row counts, the bad rows injected per kind, the knobs and the ground truth the data was
     drawn from.
+
+    The email experiment: `holdout` (0..0.5) assigns that share of each campaign's customers to
+    a `control` arm that gets no email and writes the assignment log (`assignment_log/`, one
+    Parquet file per campaign, as `vehicle-recs run` does), and `email_lift` (0..1) is the
+    probability that a delivered email sells one of its items within 3 days; the manifest's
+    `email_experiment` holds the orders the emails caused per arm (the truth an intent-to-treat
+    readout should recover). Both 0 by default: no control arm, no log, the same files as before.
     """
     if scale not in cfg.SCALES:
         raise ValueError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
     knobs = check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
+    if not 0 <= holdout <= 0.5 or not 0 <= email_lift <= 1:
+        raise ValueError(f"holdout must be in 0..0.5 and email_lift in 0..1 "
+                         f"(got {holdout}, {email_lift})")
     size = cfg.SCALES[scale]
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
@@ -284,7 +345,8 @@ def generate(
     rebuys = add_rebuys(rng, catalog, purchases)
 
     say("email history")
-    email = build_email(streams["email"], size, catalog, customers)
+    email = build_email(streams["email"], size, catalog, customers, holdout=holdout,
+                        email_lift=email_lift)
     purchases.extend(email.purchase_customer, email.purchase_us, email.purchase_product,
                      draw_quantity(rng, catalog, email.purchase_product),
                      np.full(len(email.purchase_product), -1))
@@ -305,6 +367,13 @@ def generate(
     write("email_sends", sends)
     write("email_send_items", items)
     write("email_events", events)
+    experiment = None
+    if holdout > 0:
+        experiment = {"holdout": holdout, "email_lift": email_lift,
+                      "assignment_log": ASSIGNMENT_LOG_DIR,
+                      **_assignment_log(streams["email"], email, customer_ids,
+                                        out_dir / ASSIGNMENT_LOG_DIR)}
+        say(f"wrote {ASSIGNMENT_LOG_DIR}/ ({len(email.assigned_arm):,} assignments)")
 
     manifest = {
         "scale": scale,
@@ -319,6 +388,8 @@ def generate(
         "calibration": model.calibration,
         "ground_truth": ground_truth(**knobs),
     }
+    if experiment is not None:
+        manifest["email_experiment"] = experiment
     _write_json(out_dir / MANIFEST_NAME, manifest)
     say("done")
     return counts
