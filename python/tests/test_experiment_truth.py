@@ -93,3 +93,22 @@ def test_sample_ratio_check_fires_on_a_skewed_campaign(
     assert flagged == [(SKEWED_CAMPAIGN,)]
     statuses = {r.node.name: str(r.status) for r in result.results}
     assert statuses[SRM_TEST] == "warn"
+
+
+def test_report_reads_the_log_and_states_the_effect(
+        experiment: tuple[Path, dict[str, Any]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`vehicle-recs report --raw` reads the assignment log `run` appends to (here the
+    generator's, through $VEHICLE_RECS_ASSIGNMENT_LOG) and its verdict names the effect."""
+    from vehicle_recs.cli import main
+
+    raw, planted = experiment
+    monkeypatch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(raw / planted["assignment_log"]))
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(tmp_path / "report.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    assert main(["report", "--raw", str(raw), "--json", "--out", str(tmp_path / "out")]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["sample_ratio"]["checked_campaigns"] == 26
+    assert not payload["sample_ratio"]["mismatched"]
+    headline = payload["verdict"]["headline"]
+    assert "bandit pays over no email" in headline and "random pays over no email" in headline

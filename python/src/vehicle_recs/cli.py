@@ -257,8 +257,13 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
 
     dbt_vars: dict[str, Any] = {}
     if raw_dir is not None:
+        from vehicle_recs.bandit import assignment_log_dir
+        from vehicle_recs.runner import FileAssignmentLog
+
         check_raw_dir(raw_dir)
-        dbt_vars["raw_dir"] = str(raw_dir.resolve())
+        # the log `run` appends to (sample-ratio check, intent to treat), once it exists
+        dbt_vars.update(raw_dir=str(raw_dir.resolve()),
+                        **FileAssignmentLog(assignment_log_dir()).dbt_vars())
     if as_of is not None:
         dbt_vars["as_of"] = as_of.date().isoformat()
     project = DbtProject(dbt_vars=dbt_vars)
