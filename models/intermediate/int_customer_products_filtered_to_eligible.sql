@@ -18,6 +18,12 @@
 --   score *= category_taste ^ var category_taste_weight
 -- (int_customer_categories_measured_for_taste; a category the customer never bought gets
 -- int_customers_measured_for_habits.unbought_category_taste).
+-- Click intent (int_customer_families_scored_for_click_intent, empty when var
+-- click_intent_weight is 0): the last-clicked SKU of a family the customer clicked and never
+-- bought keeps the larger of its own score and the click-intent score where it is already a
+-- vehicle candidate (every vehicle's row), and is added through the smallest vehicle of the
+-- customer's it fits (no vehicle: universal) where it is not; last_clicked_date is set on the
+-- rows the click decides (the reason quotes it). Customers without a vehicle keep the fallback.
 with
 
 expanded as (
@@ -83,6 +89,19 @@ owned as (
 customers as (
 
     select * from {{ ref('int_customers_filtered_to_as_of') }}
+
+),
+
+click_intents as (
+
+    select * from {{ ref('int_customer_families_scored_for_click_intent') }}
+
+),
+
+-- the engine's per-vehicle lists, whose expansion to owners is the affinity pool
+vehicle_pool as (
+
+    select * from {{ ref('int_vehicle_products_ranked') }}
 
 ),
 
@@ -172,6 +191,102 @@ affinity as (
 
 ),
 
+-- the engine's affinity rows of a clicked SKU keep the larger score (the click dates it)
+affinity_with_clicks as (
+
+    select
+        affinity.strategy,
+        affinity.customer_id,
+        affinity.vehicle_id,
+        affinity.sku,
+        affinity.department,
+        case
+            when click_intents.score > affinity.score then click_intents.score
+            else affinity.score
+        end as score,
+        affinity.vehicles_owned,
+        affinity.is_replenishment,
+        affinity.is_fallback,
+        affinity.months_since_purchase,
+        case
+            when click_intents.score > affinity.score then click_intents.last_clicked_date
+        end as last_clicked_date
+
+    from affinity
+    left join click_intents
+        on
+            affinity.strategy = 'vehicle_aware'
+            and affinity.customer_id = click_intents.customer_id
+            and affinity.sku = click_intents.sku
+
+),
+
+-- a clicked SKU against every vehicle of the customer's: whether it fits that vehicle and
+-- whether it is on that vehicle's list (then it already is an affinity row of the customer's)
+clicked_vehicles as (
+
+    select
+        click_intents.customer_id,
+        click_intents.sku,
+        owned.vehicle_id,
+        fitment.vehicle_id as fitting_vehicle_id,
+        vehicle_pool.sku as pooled_sku
+
+    from click_intents
+    inner join owned on click_intents.customer_id = owned.customer_id
+    left join fitment
+        on
+            click_intents.sku = fitment.sku
+            and owned.vehicle_id = fitment.vehicle_id
+    left join vehicle_pool
+        on
+            owned.vehicle_id = vehicle_pool.vehicle_id
+            and click_intents.sku = vehicle_pool.sku
+
+),
+
+clicked_skus as (
+
+    select
+        customer_id,
+        sku,
+        min(fitting_vehicle_id) as vehicle_id,
+        max(case when pooled_sku is not null then 1 else 0 end) as is_pooled
+
+    from clicked_vehicles
+    group by customer_id, sku
+
+),
+
+-- clicked SKUs on no list of the customer's vehicles: added when sendable and fitting one of
+-- them (or universal); customers without a vehicle have no row in clicked_skus
+click_intent as (
+
+    select
+        'vehicle_aware' as strategy,
+        click_intents.customer_id,
+        clicked_skus.vehicle_id,
+        click_intents.sku,
+        sendable_products.department,
+        click_intents.score,
+        1 as vehicles_owned,
+        false as is_replenishment,
+        false as is_fallback,
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
+        click_intents.last_clicked_date
+
+    from click_intents
+    inner join sendable_products on click_intents.sku = sendable_products.sku
+    inner join clicked_skus
+        on
+            click_intents.customer_id = clicked_skus.customer_id
+            and click_intents.sku = clicked_skus.sku
+    where
+        clicked_skus.is_pooled = 0
+        and (sendable_products.is_universal or clicked_skus.vehicle_id is not null)
+
+),
+
 -- a re-buy must still fit one of the customer's vehicles (or be universal: no vehicle)
 replenishment_vehicles as (
 
@@ -202,7 +317,8 @@ replenishment as (
         1 as vehicles_owned,
         true as is_replenishment,
         false as is_fallback,
-        rebuys.months_since_purchase
+        rebuys.months_since_purchase,
+        cast(null as date) as last_clicked_date
 
     from rebuys
     inner join opted_in on rebuys.customer_id = opted_in.customer_id
@@ -229,7 +345,8 @@ fallback_popular as (
         1 as vehicles_owned,
         false as is_replenishment,
         true as is_fallback,
-        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase
+        cast(null as {{ dbt.type_bigint() }}) as months_since_purchase,
+        cast(null as date) as last_clicked_date
 
     from fallback
 
@@ -237,7 +354,11 @@ fallback_popular as (
 
 combined as (
 
-    select * from affinity
+    select * from affinity_with_clicks
+
+    union all
+
+    select * from click_intent
 
     union all
 

@@ -224,6 +224,7 @@ ranked as (
         is_replenishment,
         is_fallback,
         months_since_purchase,
+        last_clicked_date,
         row_number() over (
             partition by strategy, customer_id
             order by rank_value desc, sku asc

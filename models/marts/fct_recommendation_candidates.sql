@@ -76,6 +76,7 @@ described as (
         case
             when top_candidates.is_replenishment then 'replenishment'
             when top_candidates.is_fallback then 'fallback_popular'
+            when top_candidates.last_clicked_date is not null then 'click_intent'
             else 'vehicle_affinity'
         end as reason_code,
         case
@@ -88,6 +89,11 @@ described as (
                 ]) }}
             when top_candidates.is_fallback
                 then 'Popular with customers across all vehicles'
+            when top_candidates.last_clicked_date is not null
+                then {{ dbt.concat([
+                    "'You looked at this on '",
+                    format_month_day('top_candidates.last_clicked_date'),
+                ]) }}
             when vehicle_scores.buyer_count >= {{ var('reason_min_buyers') }}
                 then {{ dbt.concat([
                     "'Bought by '",
