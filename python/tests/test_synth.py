@@ -620,3 +620,22 @@ def test_projects_raise_buying_for_a_newly_added_vehicle_and_zero_switches_them_
     on, off = project_rate_ratio(s_con), project_rate_ratio(s_flat[1])
     assert on > 1.8, on
     assert 0.8 < off < 1.25, off
+
+
+def test_arrivals_are_created_in_the_last_year_and_never_sold_before(tmp_path: Path) -> None:
+    """`synth --arrivals`: the introduced parts are created during the data's last year and no
+    order line of one is dated before its creation; 0 leaves the catalog before the data."""
+    synth.generate("xs", 7, tmp_path, arrivals=0.1)
+    arrivals = synth.read_manifest(tmp_path)["arrivals"]
+    assert arrivals["products"] > 50 and arrivals["lines_removed_before_arrival"] > 0
+    con = duckdb.connect()
+    new, early = con.execute(f"""
+        with products as (select * from '{tmp_path}/products.parquet'),
+             lines as (select l.sku, o.ordered_at
+                       from '{tmp_path}/order_lines.parquet' l
+                       join '{tmp_path}/orders.parquet' o using (order_id))
+        select (select count(*) from products where created_at >= timestamp '2025-10-30'),
+               (select count(*) from lines join products using (sku)
+                where lines.ordered_at < products.created_at)""").fetchone()
+    assert new == arrivals["products"]
+    assert early == 0

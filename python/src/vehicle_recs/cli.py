@@ -179,15 +179,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
               show_default=True,
               help="Probability that a delivered email sells one of its items within 3 days "
                    "(a known incremental effect for the intent-to-treat readout).")
+@click.option("--arrivals", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of the active hard parts introduced during the data's last year "
+                   "(created then, no sales before): new arrivals to recommend.")
 def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
-          season: float, new_vehicle: float, holdout: float, email_lift: float) -> None:
+          season: float, new_vehicle: float, holdout: float, email_lift: float,
+          arrivals: float) -> None:
     """Write synthetic raw tables for a scale, seed and structure knobs (see the manifest)."""
     from vehicle_recs import synth as generator
 
     with _status(f"synth {scale} seed {seed}") as progress:
         counts = generator.generate(scale, seed, out_dir, progress=progress, taste=taste,
                                     rebuy=rebuy, season=season, new_vehicle=new_vehicle,
-                                    holdout=holdout, email_lift=email_lift)
+                                    holdout=holdout, email_lift=email_lift,
+                                    arrivals=arrivals)
     for table, rows in counts.items():
         click.echo(f"{table:<18} {rows:>12,}")
 

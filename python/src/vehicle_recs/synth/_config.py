@@ -70,6 +70,11 @@ DEFAULT_SEASON = 0.5
 # new_vehicle: a vehicle added to the garage starts a project: extra orders for it at this
 # multiple of the customer's usual order rate, decaying over NEW_VEHICLE_DAYS (e-folding)
 DEFAULT_NEW_VEHICLE = 2.0
+# `synth --arrivals A`: share of the active hard parts introduced during the last
+# ARRIVAL_WINDOW_DAYS of the data (created_at then, no sales before); 0 = the whole catalog
+# exists before the data starts.
+ARRIVAL_WINDOW_DAYS = 365
+ARRIVALS_STREAM = 20261205  # the arrivals' own random stream: the other draws stay as they were
 NEW_VEHICLE_DAYS = 60.0
 FAVOURITE_COUNT_SHARE = (0.45, 0.35, 0.20)  # customers with 1, 2, 3 favourite categories
 FAVOURITE_WEIGHT_SHAPE = 1.5  # gamma shape of the favourites' weights (normalised per customer)

@@ -42,6 +42,7 @@ from vehicle_recs.synth._email import (
     build_email,
 )
 from vehicle_recs.synth._shop import (
+    END_US,
     Customers,
     Purchases,
     add_apparel,
@@ -221,6 +222,21 @@ def _email_tables(rng: np.random.Generator, dirt: _Dirt, catalog: Catalog,
     return sends, items, events
 
 
+def _introduce_arrivals(rng: np.random.Generator, catalog: Catalog, share: float) -> np.ndarray:
+    """Mark `share` of the active hard parts as introduced during the last ARRIVAL_WINDOW_DAYS
+    of the data (their created_us moved there, in place); the mask of those products."""
+    arrived = np.zeros(catalog.count, dtype=bool)
+    if share <= 0:
+        return arrived
+    pool = np.flatnonzero(catalog.is_active & (catalog.department() == "hard_parts"))
+    picked = pool[rng.random(len(pool)) < share]
+    end = int(END_US) - cfg.US_PER_DAY
+    catalog.created_us[picked] = rng.integers(end - cfg.ARRIVAL_WINDOW_DAYS * cfg.US_PER_DAY,
+                                              end, len(picked))
+    arrived[picked] = True
+    return arrived
+
+
 def _assignment_log(rng: np.random.Generator, email: EmailHistory, customer_ids: pa.Array,
                     log_dir: Path) -> dict[str, Any]:
     """Write the campaigns' assignment log (one file per campaign, the schema `vehicle-recs run`
@@ -284,6 +300,7 @@ def generate(
     new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE,
     holdout: float = 0.0,
     email_lift: float = 0.0,
+    arrivals: float = 0.0,
 ) -> dict[str, int]:
     """Write every table as <out_dir>/<table>.parquet; return row counts.
 
@@ -303,13 +320,17 @@ def generate(
     probability that a delivered email sells one of its items within 3 days; the manifest's
     `email_experiment` holds the orders the emails caused per arm (the truth an intent-to-treat
     readout should recover). Both 0 by default: no control arm, no log, the same files as before.
+
+    `arrivals` (0..1, default 0) is the share of active hard parts introduced during the last
+    year of the data: their `created_at` falls there and every purchase of them before it is
+    removed (orders left empty go too), so a recommender sees new parts with few or no sales.
     """
     if scale not in cfg.SCALES:
         raise ValueError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
     knobs = check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
-    if not 0 <= holdout <= 0.5 or not 0 <= email_lift <= 1:
-        raise ValueError(f"holdout must be in 0..0.5 and email_lift in 0..1 "
-                         f"(got {holdout}, {email_lift})")
+    if not 0 <= holdout <= 0.5 or not 0 <= email_lift <= 1 or not 0 <= arrivals <= 1:
+        raise ValueError(f"holdout must be in 0..0.5, email_lift and arrivals in 0..1 "
+                         f"(got {holdout}, {email_lift}, {arrivals})")
     size = cfg.SCALES[scale]
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
@@ -329,6 +350,8 @@ def generate(
     write("vehicles", vehicles_table(vehicles))
     say("products and fitment")
     catalog = build_catalog(streams["catalog"], vehicles, size.products, rebuy=rebuy)
+    arrived = _introduce_arrivals(np.random.default_rng([seed, cfg.ARRIVALS_STREAM]), catalog,
+                                  arrivals)
     write("products", _products_with_dirt(streams["catalog"], dirt, catalog))
     write("fitment", fitment_table(catalog, vehicles))
 
@@ -351,6 +374,10 @@ def generate(
                      draw_quantity(rng, catalog, email.purchase_product),
                      np.full(len(email.purchase_product), -1))
     apparel_lines = add_apparel(rng, catalog, model, purchases)
+
+    before_arrival = arrived[purchases.line_product] & (
+        purchases.order_us[purchases.line_order] < catalog.created_us[purchases.line_product])
+    dropped = purchases.drop_lines(before_arrival) if arrivals > 0 else 0
 
     # (the dirt stream, not the purchases', so these tables do not depend on the knobs)
     table, garage = _customer_tables(streams["dirt"], dirt, vehicles, customers, email,
@@ -390,6 +417,10 @@ def generate(
     }
     if experiment is not None:
         manifest["email_experiment"] = experiment
+    if arrivals > 0:
+        manifest["arrivals"] = {"share": arrivals, "products": int(arrived.sum()),
+                                "window_days": cfg.ARRIVAL_WINDOW_DAYS,
+                                "lines_removed_before_arrival": dropped}
     _write_json(out_dir / MANIFEST_NAME, manifest)
     say("done")
     return counts

@@ -289,6 +289,20 @@ class Purchases:
         self.line_quantity = np.concatenate([self.line_quantity, quantity])
         self.line_vehicle = np.concatenate([self.line_vehicle, vehicle])
 
+    def drop_lines(self, drop: np.ndarray) -> int:
+        """Remove the lines where `drop` is true, and the orders left without a line."""
+        keep = ~drop
+        kept_orders = np.zeros(len(self.order_us), dtype=bool)
+        kept_orders[self.line_order[keep]] = True
+        new_index = np.cumsum(kept_orders) - 1
+        self.order_customer = self.order_customer[kept_orders]
+        self.order_us = self.order_us[kept_orders]
+        self.line_order = new_index[self.line_order[keep]]
+        self.line_product = self.line_product[keep]
+        self.line_quantity = self.line_quantity[keep]
+        self.line_vehicle = self.line_vehicle[keep]
+        return int(drop.sum())
+
 
 def sample_fitted(rng: np.random.Generator, model: PurchaseModel, vehicle: np.ndarray,
                   over: np.ndarray, category: np.ndarray | None) -> np.ndarray:
