@@ -17,7 +17,12 @@ $(BIN)/vehicle-recs: python/pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e 'python[dev]'
 	touch $@
 
-setup: $(BIN)/vehicle-recs
+# A profiles.yml beside dbt_project.yml (git-ignored; dbt reads it from the folder it runs in),
+# so that plain `.venv/bin/dbt build` works after `make demo` as it does through the CLI.
+profiles.yml: | profiles.yml.example
+	cp profiles.yml.example $@
+
+setup: $(BIN)/vehicle-recs profiles.yml
 
 # (1) The main job on the embedded default: demo data, dbt build on DuckDB (every test), then
 # payloads, assignments, HTML preview and a summary in $(OUT).
