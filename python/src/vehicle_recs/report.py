@@ -1,6 +1,6 @@
 """`vehicle-recs report`: the experiment readout and revenue marts for people and machines.
 
-Reads the reporting marts (models/marts/reporting) through the warehouse of the dbt target,
+Reads the reporting marts (models/reports) through the warehouse of the dbt target,
 optionally after building them, and renders them three ways: a rich terminal table, one JSON
 object (`--json`), and a standalone HTML file (`report.html`: inline CSS and SVG charts, no
 scripts, nothing fetched from the network).
@@ -38,7 +38,7 @@ READOUT_MODEL = "rpt_experiment_readout"
 DEPARTMENT_MODEL = "rpt_revenue_by_month_department"
 PRICE_TIER_MODEL = "rpt_revenue_by_month_price_tier"
 APPAREL_MODEL = "rpt_apparel_trend"
-# Off-policy estimate per campaign x bandit strategy (models/marts/bandit; empty without a log).
+# Off-policy estimate per campaign x bandit strategy (models/reports; empty without a log).
 STRATEGY_MODEL = "rpt_bandit_strategy_off_policy"
 # Sample-ratio check per campaign x arm of the assignment log (empty without a log).
 SAMPLE_RATIO_MODEL = "rpt_campaign_arms_checked_for_sample_ratio"
