@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,6 +98,8 @@ class Runs:
     # fct_bandit_evidence on the emulator right after each campaign's run: (columns, rows)
     evidence: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = field(default_factory=dict)
     log_counts: dict[str, int] = field(default_factory=dict)  # after the rerun
+    # labels of the query job that built the final model in each campaign's run
+    job_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def client(self) -> Any:
@@ -120,6 +123,15 @@ def prod_env(patch: pytest.MonkeyPatch, runs: Runs) -> None:
     patch.delenv("VEHICLE_RECS_BQ_LOG_DATASET", raising=False)
     patch.setenv("DBT_TARGET_PATH", str(runs.work / "bq_target"))
     patch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(runs.work / "bq_unused.duckdb"))  # lock only
+
+
+def job_labels(runs: Runs, model: str = "fct_recommendation_candidates") -> dict[str, str]:
+    """The labels of the query job that built `model` in the last dbt invocation on prod (its
+    job id from dbt's run results)."""
+    results = json.loads((runs.work / "bq_target" / "run_results.json").read_text())
+    (job_id,) = [result["adapter_response"]["job_id"] for result in results["results"]
+                 if result["unique_id"] == f"model.vehicle_recs.{model}"]
+    return dict(runs.client.get_job(job_id).labels)
 
 
 def log_counts(runs: Runs) -> dict[str, int]:
@@ -149,6 +161,7 @@ def bq_runs(emulator: Emulator, xs_raw: Path,
                                          str(runs.bq_out[campaign]), "--campaign", campaign])
             runs.evidence[campaign] = read_emulator(runs.client, MODELS_DATASET,
                                                     "fct_bandit_evidence")
+            runs.job_labels[campaign] = job_labels(runs)
         runs.codes["rerun"] = main(["run", "--target", "prod", "--out",
                                     str(runs.bq_out[SECOND_CAMPAIGN]), "--campaign",
                                     SECOND_CAMPAIGN])
@@ -254,6 +267,48 @@ def test_second_campaign_evidence_reflects_the_first_campaigns_log(bq_runs: Runs
     assert duck_columns == columns
     comparison = compare_rows("fct_bandit_evidence", columns, duck_rows, rows)
     assert comparison.ok, "\n".join(comparison.differences)
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_dbt_jobs_carry_the_campaign_label(bq_runs: Runs) -> None:
+    """query-comment with job-label (dbt_project.yml): every dbt query job on BigQuery is
+    labelled with the campaign `run` passes as var campaign_id, sanitized as dbt-bigquery does
+    (which adds dbt_invocation_id)."""
+    for campaign in bq_runs.campaigns:
+        labels = dict(bq_runs.job_labels[campaign])
+        assert labels.pop("dbt_invocation_id")
+        assert labels == {"app": "vehicle_recs", "target_name": "prod",
+                          "node_id": "model_vehicle_recs_fct_recommendation_candidates",
+                          "campaign_id": re.sub(r"[^a-z0-9_-]", "_", campaign.lower())}
+
+
+@pytest.mark.emulator
+@pytest.mark.slow
+def test_report_on_bigquery_equals_the_duckdb_report(
+        bq_runs: Runs, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`report --target prod` builds the reporting marts from the raw dataset and the log table
+    and reads them through the client: the JSON of the DuckDB report on the same data and log."""
+    from vehicle_recs import report as reporting
+
+    duck_project = DbtProject(duckdb_path=bq_runs.duckdb_path,
+                              target_path=bq_runs.work / "duck_target",
+                              dbt_vars={"raw_dir": str(bq_runs.raw),
+                                        "assignment_log_dir": str(bq_runs.work / "duck_log")})
+    duck, _ = reporting.run_report(duck_project, bq_runs.work / "duck_report", build=True)
+    reference = json.loads(json.dumps(reporting.report_json(duck), default=str))
+    prod_env(monkeypatch, bq_runs)
+    capsys.readouterr()
+    assert main(["report", "--target", "prod", "--json", "--out",
+                 str(bq_runs.work / "bq_report")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (bq_runs.work / "bq_report" / "report.html").is_file()
+    assert report["readout"] and report["bandit_strategies"]
+    for payload in (reference, report):
+        payload.pop("html")
+    differences = same(reference, report)
+    assert not differences, "\n".join(differences[:10])
 
 
 @pytest.mark.emulator

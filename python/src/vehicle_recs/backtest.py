@@ -74,7 +74,7 @@ class BacktestResult:
     as_of: date
     horizon_days: int
     k: int
-    raw_dir: Path
+    raw_dir: Path | str  # the raw folder (dev), or "bigquery:<project>.<raw dataset>" (prod)
     dbt_vars: dict[str, Any] = field(default_factory=dict)
     population: dict[str, int] = field(default_factory=dict)
     # One row per (strategy, candidate_type, decile) of PROBABILITY_STRATEGIES (compute_calibration)
@@ -90,42 +90,98 @@ class BacktestResult:
         return records
 
 
-def backtest_project(raw_dir: Path, as_of: date, work_dir: Path,
-                     dbt_vars: Mapping[str, Any] | None = None) -> DbtProject:
-    """The dbt project of a backtest as of D: its own DuckDB file and target in work_dir."""
+@dataclass(frozen=True)
+class SqlTarget:
+    """Where the metrics SQL reads the models and how the engine spells a float.
+
+    `tables`: model -> relation as dbt renders it (`relations`, from the build's manifest);
+    a model not in it is read by its bare name (a DuckDB file's main schema).
+    """
+
+    tables: Mapping[str, str] = field(default_factory=dict)
+    float_type: str = "double"
+
+    def table(self, model: str) -> str:
+        return self.tables.get(model, model)
+
+
+# The models the metrics read.
+MODELS_READ = ("int_customer_vehicles_owned", "stg_shop__customers", "stg_shop__order_lines",
+               "stg_shop__orders", "stg_shop__products", "fct_recommendation_candidates",
+               "fct_baseline_candidates")
+FLOAT_TYPES = {"duckdb": "double", "bigquery": "float64"}
+# --target prod: the backtest's models go to the profile's dataset plus this suffix (dbt var
+# dataset_suffix, macro generate_schema_name), never over the weekly build.
+DEFAULT_DATASET_SUFFIX = "_backtest"
+
+Query = Callable[[str], pd.DataFrame]
+
+
+def sql_target(project: DbtProject) -> SqlTarget:
+    """The relations of MODELS_READ in the build's manifest and the adapter's float type."""
+    from vehicle_recs.warehouse import find_relation, load_manifest
+
+    manifest = load_manifest(project.target_dir)
+    adapter = str(manifest.get("metadata", {}).get("adapter_type", "duckdb"))
+    return SqlTarget({model: find_relation(manifest, model).relation_name
+                      for model in MODELS_READ}, FLOAT_TYPES.get(adapter, "double"))
+
+
+def backtest_project(raw_dir: Path | None, as_of: date, work_dir: Path,
+                     dbt_vars: Mapping[str, Any] | None = None, *, target: str = "dev",
+                     raw_dataset: str | None = None,
+                     dataset_suffix: str = DEFAULT_DATASET_SUFFIX) -> DbtProject:
+    """The dbt project of a backtest as of D: on dev its own DuckDB file and target in work_dir;
+    on prod (BigQuery) its own dataset (the profile's + `dataset_suffix`) reading `raw_dataset`,
+    its target folder in work_dir (the DuckDB path there is a lock file only)."""
+    run_vars: dict[str, Any] = {**(dbt_vars or {}), "as_of": as_of.isoformat()}
+    if target == "prod":
+        if not dataset_suffix:
+            raise ValueError("a backtest on --target prod needs a dataset suffix: it must not "
+                             "replace the weekly build's tables")
+        run_vars.update(raw_dataset=raw_dataset, dataset_suffix=dataset_suffix)
+    else:
+        if raw_dir is None:
+            raise ValueError("--raw RAW is needed with --target dev")
+        run_vars["raw_dir"] = str(raw_dir.resolve())
     return DbtProject(
         duckdb_path=work_dir / "backtest.duckdb",
         target_path=work_dir / "target",
-        dbt_vars={**(dbt_vars or {}), "raw_dir": str(raw_dir.resolve()),
-                  "as_of": as_of.isoformat()},
+        target="prod" if target == "prod" else None,
+        dbt_vars=run_vars,
     )
 
 
-def build_as_of(raw_dir: Path, as_of: date, work_dir: Path,
-                dbt_vars: Mapping[str, Any] | None = None) -> DbtProject:
-    """Seed and run the scoring models with var as_of into work_dir/backtest.duckdb."""
-    project = backtest_project(raw_dir, as_of, work_dir, dbt_vars)
+def build_as_of(raw_dir: Path | None, as_of: date, work_dir: Path,
+                dbt_vars: Mapping[str, Any] | None = None, **where: Any) -> DbtProject:
+    """Seed and run the scoring models with var as_of into the backtest's own warehouse
+    (`backtest_project`)."""
+    project = backtest_project(raw_dir, as_of, work_dir, dbt_vars, **where)
     project.invoke(["seed", "--quiet"])
     project.invoke(["run", "--quiet", "--selector", BACKTEST_SELECTOR])
     return project
 
 
-def _outcome_ctes(as_of: date, horizon_days: int) -> str:
+def _outcome_ctes(as_of: date, horizon_days: int, sql: SqlTarget) -> str:
     """CTEs shared by the metrics and the calibration: the population, its purchase lines in
     [D, D + horizon) (is_rebuy: the customer bought the SKU before D), and its SKUs bought."""
     end = as_of + timedelta(days=horizon_days)
+    (owned_vehicles, customers, order_lines, orders, products) = (
+        sql.table(name) for name in ("int_customer_vehicles_owned", "stg_shop__customers",
+                                     "stg_shop__order_lines", "stg_shop__orders",
+                                     "stg_shop__products"))
     return f"""
     population as (
         select distinct owned.customer_id
-        from int_customer_vehicles_owned as owned
-        inner join stg_shop__customers as customers
+        from {owned_vehicles} as owned
+        inner join {customers} as customers
             on owned.customer_id = customers.customer_id
         where not customers.is_dirty and customers.is_email_opt_in
     ),
     prior_skus as (
         select distinct orders.customer_id, lines.sku
-        from stg_shop__order_lines as lines
-        inner join stg_shop__orders as orders on lines.order_id = orders.order_id
+        from {order_lines} as lines
+        inner join {orders} as orders on lines.order_id = orders.order_id
         inner join population on orders.customer_id = population.customer_id
         where not lines.is_dirty and not orders.is_dirty
             and orders.order_status = 'completed'
@@ -135,11 +191,11 @@ def _outcome_ctes(as_of: date, horizon_days: int) -> str:
         select
             orders.customer_id,
             lines.sku,
-            lines.quantity * lines.unit_price_usd as revenue_usd,
+            lines.quantity * lines.unit_price_usd as revenue_usd,  -- exact: summed in any order
             prior_skus.sku is not null as is_rebuy
-        from stg_shop__order_lines as lines
-        inner join stg_shop__orders as orders on lines.order_id = orders.order_id
-        inner join stg_shop__products as products on lines.sku = products.sku
+        from {order_lines} as lines
+        inner join {orders} as orders on lines.order_id = orders.order_id
+        inner join {products} as products on lines.sku = products.sku
         inner join population on orders.customer_id = population.customer_id
         left join prior_skus
             on orders.customer_id = prior_skus.customer_id and lines.sku = prior_skus.sku
@@ -153,17 +209,23 @@ def _outcome_ctes(as_of: date, horizon_days: int) -> str:
     )"""
 
 
-def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
+def _metrics_sql(as_of: date, horizon_days: int, k: int, sql: SqlTarget | None = None) -> str:
+    """The metrics query, portable: DuckDB and BigQuery give the same figures (no unnest,
+    range, log2 or `double`: literal rows, ln(x) / ln(2) and the engine's float type)."""
+    sql = sql or SqlTarget()
+    strategies = "\n        union all ".join(f"select '{name}' as strategy" for name in STRATEGIES)
+    positions = "\n        union all ".join(f"select {rank} as rank_position"
+                                            for rank in range(1, k + 1))
     return f"""
     with
-    {_outcome_ctes(as_of, horizon_days)},
+    {_outcome_ctes(as_of, horizon_days, sql)},
     recommendations as (
         select '{ENGINE}' as strategy, customer_id, sku, candidate_rank
-        from fct_recommendation_candidates
+        from {sql.table("fct_recommendation_candidates")}
         where candidate_rank <= {k}
         union all
         select strategy, customer_id, sku, candidate_rank
-        from fct_baseline_candidates
+        from {sql.table("fct_baseline_candidates")}
         where candidate_rank <= {k}
     ),
     population_recommendations as (
@@ -172,7 +234,10 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
         inner join population on recommendations.customer_id = population.customer_id
     ),
     strategies as (
-        select unnest([{", ".join(f"'{name}'" for name in STRATEGIES)}]) as strategy
+        {strategies}
+    ),
+    positions as (
+        {positions}
     ),
     buyers as (
         select customer_id, count(*) as purchased_sku_count
@@ -206,7 +271,7 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
             buyers.customer_id,
             buyers.purchased_sku_count,
             count(hits.sku) as hit_count,
-            coalesce(sum(1.0 / log2(hits.candidate_rank + 1)), 0) as dcg
+            coalesce(sum(1.0 / (ln(hits.candidate_rank + 1) / ln(2))), 0) as dcg
         from strategies
         cross join buyers
         left join (
@@ -222,10 +287,10 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
     ideal as (
         select
             buyers.customer_id,
-            sum(1.0 / log2(positions.position + 1)) as idcg
+            sum(1.0 / (ln(positions.rank_position + 1) / ln(2))) as idcg
         from buyers
-        cross join range(1, {k} + 1) as positions(position)
-        where positions.position <= buyers.purchased_sku_count
+        cross join positions
+        where positions.rank_position <= buyers.purchased_sku_count
         group by buyers.customer_id
     ),
     customer_metrics as (
@@ -243,7 +308,7 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
     ),
     sendable as (
         select count(*) as sendable_products
-        from stg_shop__products
+        from {sql.table("stg_shop__products")}
         where not is_dirty and is_active and department != 'gift_cards'
     ),
     coverage as (
@@ -258,8 +323,8 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
     select
         line_matches.strategy,
         line_matches.matched_lines * 1.0 / nullif(line_matches.purchase_lines, 0) as match_rate,
-        line_matches.matched_revenue_usd / nullif(line_matches.revenue_usd, 0)
-            as revenue_match_rate,
+        cast(line_matches.matched_revenue_usd as {sql.float_type})
+            / nullif(cast(line_matches.revenue_usd as {sql.float_type}), 0) as revenue_match_rate,
         customer_metrics.customer_hit_rate,
         customer_metrics.precision_at_k,
         customer_metrics.recall_at_k,
@@ -275,8 +340,8 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
         line_matches.rebuy_matched_lines,
         line_matches.new_item_lines,
         line_matches.new_item_matched_lines,
-        cast(line_matches.revenue_usd as double) as revenue_usd,
-        cast(line_matches.matched_revenue_usd as double) as matched_revenue_usd,
+        cast(line_matches.revenue_usd as {sql.float_type}) as revenue_usd,
+        cast(line_matches.matched_revenue_usd as {sql.float_type}) as matched_revenue_usd,
         customer_metrics.buyers,
         coverage.customers_with_recommendations,
         coverage.recommended_skus
@@ -287,20 +352,52 @@ def _metrics_sql(as_of: date, horizon_days: int, k: int) -> str:
     """
 
 
-def compute_metrics(duckdb_path: Path, as_of: date, horizon_days: int = 60,
-                    k: int = 6) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Metrics per strategy from a database built with as_of (see module docstring)."""
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        frame = con.execute(_metrics_sql(as_of, horizon_days, k)).df()
-        population_row = con.execute(
-            """
-            select count(distinct owned.customer_id)
-            from int_customer_vehicles_owned as owned
-            inner join stg_shop__customers as customers
-                on owned.customer_id = customers.customer_id
-            where not customers.is_dirty and customers.is_email_opt_in
-            """
-        ).fetchone()
+def duckdb_query(duckdb_path: Path) -> Query:
+    """Queries on a DuckDB file, read-only."""
+
+    def query(sql: str) -> pd.DataFrame:
+        with duckdb.connect(str(duckdb_path), read_only=True) as con:
+            return con.execute(sql).df()
+
+    return query
+
+
+def bigquery_query(client: Any) -> Query:
+    """Queries through the BigQuery client (the REST result pages, as `BigQueryEngine`)."""
+
+    def query(sql: str) -> pd.DataFrame:
+        frame: pd.DataFrame = client.query(sql).to_arrow(
+            create_bqstorage_client=False).to_pandas()
+        return frame
+
+    return query
+
+
+def _count(value: Any) -> int:
+    """A count read back from a query; 0 for null (no buyer in the horizon)."""
+    return 0 if value is None or pd.isna(value) else int(value)
+
+
+def _population_sql(sql: SqlTarget) -> str:
+    return f"""
+    select count(distinct owned.customer_id) as customers
+    from {sql.table("int_customer_vehicles_owned")} as owned
+    inner join {sql.table("stg_shop__customers")} as customers
+        on owned.customer_id = customers.customer_id
+    where not customers.is_dirty and customers.is_email_opt_in
+    """
+
+
+def compute_metrics(source: Path | Query, as_of: date, horizon_days: int = 60, k: int = 6,
+                    sql: SqlTarget | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Metrics per strategy from a warehouse built with as_of (see module docstring):
+    `source` is a DuckDB file or a query function (`bigquery_query`), `sql` where the models
+    are and the engine's float type (default: bare names on DuckDB)."""
+    query = duckdb_query(source) if isinstance(source, Path) else source
+    sql = sql or SqlTarget()
+    frame = query(_metrics_sql(as_of, horizon_days, k, sql))
+    population_frame = query(_population_sql(sql))
+    population_row = (tuple(population_frame.iloc[0]) if len(population_frame) else None)
     order = {name: position for position, name in enumerate(STRATEGIES)}
     frame = frame.sort_values("strategy", key=lambda column: column.map(order))
     frame = frame.reset_index(drop=True)
@@ -311,25 +408,26 @@ def compute_metrics(duckdb_path: Path, as_of: date, horizon_days: int = 60,
         frame[f"match_rate_vs_{baseline}"] = frame["match_rate"] / base_value
     population = {
         "population_customers": int(population_row[0]) if population_row else 0,
-        "buyers_in_horizon": int(frame["buyers"].max() or 0),
-        "purchase_lines_in_horizon": int(frame["purchase_lines"].max() or 0),
+        "buyers_in_horizon": _count(frame["buyers"].max()),
+        "purchase_lines_in_horizon": _count(frame["purchase_lines"].max()),
     }
     return frame, population
 
 
-def _calibration_sql(as_of: date, horizon_days: int) -> str:
+def _calibration_sql(as_of: date, horizon_days: int, sql: SqlTarget | None = None) -> str:
+    sql = sql or SqlTarget()
     baselines = [name for name in PROBABILITY_STRATEGIES if name != ENGINE]
     sources = []
     if ENGINE in PROBABILITY_STRATEGIES:
         sources.append(f"select '{ENGINE}' as strategy, customer_id, sku, score "
-                       "from fct_recommendation_candidates")
+                       f"from {sql.table('fct_recommendation_candidates')}")
     if baselines:
         names = ", ".join(f"'{name}'" for name in baselines)
-        sources.append("select strategy, customer_id, sku, score from fct_baseline_candidates "
-                       f"where strategy in ({names})")
+        sources.append("select strategy, customer_id, sku, score from "
+                       f"{sql.table('fct_baseline_candidates')} where strategy in ({names})")
     return f"""
     with
-    {_outcome_ctes(as_of, horizon_days)},
+    {_outcome_ctes(as_of, horizon_days, sql)},
     candidates as (
         {" union all ".join(sources)}
     ),
@@ -340,7 +438,7 @@ def _calibration_sql(as_of: date, horizon_days: int) -> str:
             candidates.sku,
             case when prior_skus.sku is not null then 'rebuy' else 'new_item' end
                 as candidate_type,
-            cast(candidates.score as double) as predicted,
+            cast(candidates.score as {sql.float_type}) as predicted,
             case when purchased_skus.sku is not null then 1.0 else 0.0 end as observed
         from candidates
         inner join population on candidates.customer_id = population.customer_id
@@ -372,11 +470,12 @@ def _calibration_sql(as_of: date, horizon_days: int) -> str:
     """
 
 
-def compute_calibration(duckdb_path: Path, as_of: date, horizon_days: int = 60) -> pd.DataFrame:
+def compute_calibration(source: Path | Query, as_of: date, horizon_days: int = 60,
+                        sql: SqlTarget | None = None) -> pd.DataFrame:
     """Predicted vs observed per (strategy of PROBABILITY_STRATEGIES, candidate_type, decile of
     the score; 1 = the lowest), over every candidate of the population; decile null = all."""
-    with duckdb.connect(str(duckdb_path), read_only=True) as con:
-        frame = con.execute(_calibration_sql(as_of, horizon_days)).df()
+    query = duckdb_query(source) if isinstance(source, Path) else source
+    frame = query(_calibration_sql(as_of, horizon_days, sql))
     order = {name: position for position, name in enumerate(PROBABILITY_STRATEGIES)}
     frame = frame.assign(
         _strategy=frame["strategy"].map(order),
@@ -388,40 +487,65 @@ def compute_calibration(duckdb_path: Path, as_of: date, horizon_days: int = 60) 
     return frame
 
 
-def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
+def run_backtest(raw_dir: Path | None, as_of: date, horizon_days: int = 60, k: int = 6,
                  work_dir: Path | None = None, dbt_vars: Mapping[str, Any] | None = None,
                  progress: Callable[[str], None] | None = None,
-                 objectives: Sequence[str] = ()) -> BacktestResult:
-    """Build as of D into its own database, then score every strategy on [D, D + horizon);
-    with `objectives`, also the engine under each ranking objective."""
+                 objectives: Sequence[str] = (), *, target: str = "dev",
+                 dataset_suffix: str = DEFAULT_DATASET_SUFFIX,
+                 client: Any | None = None) -> BacktestResult:
+    """Build as of D into its own warehouse, then score every strategy on [D, D + horizon);
+    with `objectives`, also the engine under each ranking objective.
+
+    dev: `raw_dir` into a DuckDB file of its own. prod: the raw dataset `load-raw` filled, into
+    the profile's dataset + `dataset_suffix` on BigQuery; the metrics run there through the
+    client (`client` replaces the one made from the profile: tests)."""
     if horizon_days <= 0 or k <= 0:
         raise ValueError("--horizon and --k must be positive")
     unknown = sorted(set(objectives) - set(OBJECTIVES))
     if unknown:
         raise ValueError(f"unknown objective {', '.join(unknown)} (choose from "
                          f"{', '.join(OBJECTIVES)})")
-    if not raw_dir.is_dir():
+    where: dict[str, Any] = {}
+    query: Query | None = None
+    if target == "prod":
+        if raw_dir is not None:
+            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
+                             "with `vehicle-recs load-raw --target prod RAW` first")
+        from vehicle_recs import bigquery_io
+
+        bigquery = bigquery_io.connect(DbtProject(target="prod"), client=client)
+        bigquery_io.check_raw_dataset(bigquery)
+        where = {"target": "prod", "raw_dataset": bigquery.raw_dataset,
+                 "dataset_suffix": dataset_suffix}
+        query = bigquery_query(bigquery.client)
+        raw_source: Path | str = f"bigquery:{bigquery.project}.{bigquery.raw_dataset}"
+    elif raw_dir is None or not raw_dir.is_dir():
         raise ValueError(f"raw folder not found: {raw_dir}")
+    else:
+        raw_source = raw_dir
     temporary = work_dir is None
     folder = work_dir or Path(tempfile.mkdtemp(prefix="vehicle-recs-backtest-"))
     folder.mkdir(parents=True, exist_ok=True)
     try:
         if progress:
             progress(f"dbt build as of {as_of.isoformat()}")
-        project = build_as_of(raw_dir, as_of, folder, dbt_vars)
+        project = build_as_of(raw_dir, as_of, folder, dbt_vars, **where)
         if progress:
             progress("computing metrics")
         assert project.duckdb_path is not None
-        metrics, population = compute_metrics(project.duckdb_path, as_of, horizon_days, k)
-        calibration = compute_calibration(project.duckdb_path, as_of, horizon_days)
+        source: Path | Query = query or project.duckdb_path
+        sql = sql_target(project)
+        metrics, population = compute_metrics(source, as_of, horizon_days, k, sql)
+        calibration = compute_calibration(source, as_of, horizon_days, sql)
         variants = []
         for objective in objectives:
             if progress:
                 progress(f"the engine ranked for {objective}")
             variant = backtest_project(raw_dir, as_of, folder,
-                                       {**(dbt_vars or {}), "ranking_objective": objective})
+                                       {**(dbt_vars or {}), "ranking_objective": objective},
+                                       **where)
             variant.invoke(["run", "--quiet", "--select", OBJECTIVE_SELECT])
-            variant_metrics, _ = compute_metrics(project.duckdb_path, as_of, horizon_days, k)
+            variant_metrics, _ = compute_metrics(source, as_of, horizon_days, k, sql)
             variants.append(variant_metrics[variant_metrics["strategy"] == ENGINE]
                             .assign(strategy=objective_strategy(objective)))
         metrics = pd.concat([metrics, *variants], ignore_index=True)
@@ -429,7 +553,7 @@ def run_backtest(raw_dir: Path, as_of: date, horizon_days: int = 60, k: int = 6,
         if temporary:
             shutil.rmtree(folder, ignore_errors=True)
     return BacktestResult(metrics=metrics, as_of=as_of, horizon_days=horizon_days, k=k,
-                          raw_dir=raw_dir, dbt_vars=dict(dbt_vars or {}), population=population,
+                          raw_dir=raw_source, dbt_vars=dict(dbt_vars or {}), population=population,
                           calibration=calibration)
 
 

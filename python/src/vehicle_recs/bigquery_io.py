@@ -119,6 +119,11 @@ def connect(project: DbtProject | None = None, target: str | None = None,
             raise ValueError(f"cannot make a BigQuery client from the profile's '{name}' output "
                              f"({credentials.method}): {error} (README: Run it on BigQuery)"
                              ) from None
+    if credentials.maximum_bytes_billed:  # the profile's cap holds for Python's queries too
+        from google.cloud import bigquery
+
+        client.default_query_job_config = bigquery.QueryJobConfig(
+            maximum_bytes_billed=int(credentials.maximum_bytes_billed))
     raw_dataset = os.environ.get(RAW_DATASET_ENV) or DEFAULT_RAW_DATASET
     return BigQueryTarget(client=client, project=str(credentials.database),
                           dataset=str(credentials.schema), raw_dataset=raw_dataset,

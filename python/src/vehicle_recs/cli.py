@@ -241,8 +241,10 @@ def check_bigquery(work_dir: Path | None, timeout: float) -> None:
 
 
 @cli.command()
+@target_option
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
-              help="Build the reporting marts (and their parents) from this raw folder first.")
+              help="Build the reporting marts (and their parents) from this raw folder first "
+                   "(--target dev; prod always builds them from the raw dataset and the log).")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Cut-off date for --raw builds; default: the day after the last order.")
 @click.option("--campaign", default=None, help="Only this campaign (default: all, pooled).")
@@ -251,7 +253,7 @@ def check_bigquery(work_dir: Path | None, timeout: float) -> None:
 @click.option("--backtest", "backtest", type=click.Path(path_type=Path), default=None,
               help="A backtest result (CSV/JSON with strategy, match_rate) to chart.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path,
+def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path,
            backtest: Path | None, as_json: bool) -> None:
     """Experiment readout and revenue mix: terminal table or JSON, plus report.html."""
     import json
@@ -271,12 +273,18 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
                         **FileAssignmentLog(assignment_log_dir()).dbt_vars())
     if as_of is not None:
         dbt_vars["as_of"] = as_of.date().isoformat()
-    project = DbtProject(dbt_vars=dbt_vars)
-    with _dbt_step("report") as progress:
+    project, client = DbtProject(dbt_vars=dbt_vars), None
+    if target == "prod":
         if raw_dir is not None:
+            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
+                             "with `vehicle-recs load-raw --target prod RAW` first")
+        project, client = reporting.bigquery_project(dbt_vars)
+    build = raw_dir is not None or target == "prod"
+    with _dbt_step("report") as progress:
+        if build:
             progress("dbt build of the reporting marts")
         data, html_path = reporting.run_report(project, out_dir, campaign=campaign,
-                                               build=raw_dir is not None, backtest=backtest)
+                                               build=build, backtest=backtest, client=client)
     if as_json:
         click.echo(json.dumps(reporting.report_json(data, html_path)))
     else:
@@ -286,8 +294,12 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
 
 
 @cli.command()
-@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), required=True,
-              help="Folder of raw <table>.parquet files.")
+@target_option
+@click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of raw <table>.parquet files (--target dev; prod reads the raw "
+                   "dataset filled by load-raw).")
+@click.option("--dataset-suffix", "dataset_suffix", default="_backtest", show_default=True,
+              help="--target prod: build into the profile's dataset + this suffix.")
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True,
               help="Cut-off D: recommend from data before D, score purchases in [D, D+horizon).")
 @click.option("--horizon", "horizon", type=int, default=60, show_default=True,
@@ -302,8 +314,9 @@ def report(raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path
 @click.option("--objectives", "objectives", default="", metavar="LIST",
               help="Also measure the engine under these ranking objectives (comma-separated, "
                    "of match, blend, revenue), one column each.")
-def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
-             work_dir: Path | None, dbt_var: tuple[str, ...], objectives: str) -> None:
+def backtest(target: str, raw_dir: Path | None, dataset_suffix: str, as_of: Any, horizon: int,
+             k: int, out: Path | None, work_dir: Path | None, dbt_var: tuple[str, ...],
+             objectives: str) -> None:
     """Match-rate backtest of this engine against the old engine, raw counts, a heuristic and
     random: the match split into re-buy and new-item lines, and the calibration of the scores
     that are purchase probabilities."""
@@ -311,7 +324,10 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
 
     from vehicle_recs import backtest as backtesting
 
-    check_raw_dir(raw_dir)
+    if target == "dev":
+        if raw_dir is None:
+            raise ValueError("--raw RAW is needed with --target dev")
+        check_raw_dir(raw_dir)
     overrides: dict[str, Any] = {}
     for item in dbt_var:
         name, sep, value = item.partition("=")
@@ -325,7 +341,8 @@ def backtest(raw_dir: Path, as_of: Any, horizon: int, k: int, out: Path | None,
         result = backtesting.run_backtest(
             raw_dir, as_of.date(), horizon, k, work_dir=work_dir, dbt_vars=overrides,
             progress=progress,
-            objectives=[name.strip() for name in objectives.split(",") if name.strip()])
+            objectives=[name.strip() for name in objectives.split(",") if name.strip()],
+            target=target, dataset_suffix=dataset_suffix)
     # wide enough for five strategy columns even when stdout is not a terminal
     wide = Console(width=max(Console().width, 160))
     wide.print(backtesting.render_table(result))
@@ -385,6 +402,20 @@ def run(target: str, raw_dir: Path | None, as_of: str | None, out_dir: Path, ite
     with _dbt_step("run") as progress:
         summary = runner.run(options, progress=progress)
     click.echo(runner.format_summary(summary))
+
+
+@cli.command()
+@target_option
+def estimate(target: str) -> None:
+    """Bytes the weekly build would process on BigQuery, per model and test (dry runs)."""
+    from vehicle_recs import estimate as estimating
+
+    if target != "prod":
+        raise ValueError("estimate needs --target prod: dry runs are a BigQuery feature")
+    project, client = estimating.prod_project()
+    with _status("dry runs of the weekly build") as progress:
+        estimates = estimating.estimate_weekly(project, client, progress)
+    click.echo(estimating.format_estimates(estimates))
 
 
 cli.add_command(export_command)

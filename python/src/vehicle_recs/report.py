@@ -238,8 +238,26 @@ def build_marts(project: DbtProject) -> None:
     project.invoke(["build", "--quiet", "--selector", REPORT_SELECTOR])
 
 
-def read_marts(project: DbtProject) -> dict[str, pd.DataFrame]:
-    """The four reporting marts, through the warehouse of the target that built them."""
+def bigquery_project(dbt_vars: dict[str, Any] | None = None,
+                     client: Any | None = None) -> tuple[DbtProject, Any]:
+    """--target prod: the dbt project on the profile's prod output (BigQuery), reading the raw
+    dataset `load-raw` filled and the assignment log table once it exists, and the client made
+    from the same profile (`client` replaces it: tests). The marts go to the profile's dataset,
+    beside the weekly build's models."""
+    from vehicle_recs import bigquery_io
+
+    project = DbtProject(target="prod", dbt_vars=dict(dbt_vars or {}))
+    bigquery = bigquery_io.connect(project, client=client)
+    bigquery_io.check_raw_dataset(bigquery)
+    log = bigquery_io.BigQueryAssignmentLog(bigquery)
+    project.dbt_vars = {**project.dbt_vars, "raw_dataset": bigquery.raw_dataset,
+                        **log.dbt_vars()}
+    return project, bigquery.client
+
+
+def read_marts(project: DbtProject, client: Any | None = None) -> dict[str, pd.DataFrame]:
+    """The four reporting marts, through the warehouse of the target that built them
+    (`client`: the BigQuery client, on prod)."""
     from vehicle_recs.warehouse import DuckDBEngine, find_relation, load_manifest
 
     manifest = load_manifest(project.target_dir)
@@ -247,7 +265,7 @@ def read_marts(project: DbtProject) -> dict[str, pd.DataFrame]:
     if adapter != "duckdb":
         from vehicle_recs.warehouse import open_warehouse
 
-        engine: Any = open_warehouse(project.target_dir).engine
+        engine: Any = open_warehouse(project.target_dir, client=client).engine
     else:
         assert project.duckdb_path is not None
         engine = DuckDBEngine(project.duckdb_path)
@@ -255,8 +273,14 @@ def read_marts(project: DbtProject) -> dict[str, pd.DataFrame]:
     for model in REPORT_MODELS:
         relation = find_relation(manifest, model)
         try:
-            frames[model] = engine.query(
-                f"select * from {relation.relation_name}").to_pandas(integer_object_nulls=True)
+            table = engine.query(f"select * from {relation.relation_name}")
+            if adapter != "duckdb":  # BigQuery's TIMESTAMP is aware UTC; DuckDB's is naive UTC
+                import pyarrow as pa
+
+                table = table.cast(pa.schema([
+                    field.with_type(pa.timestamp(field.type.unit))
+                    if pa.types.is_timestamp(field.type) else field for field in table.schema]))
+            frames[model] = table.to_pandas(integer_object_nulls=True)
         except Exception as error:  # the engines raise their own catalog errors
             if "does not exist" in str(error) or "not found" in str(error).lower():
                 raise ValueError(f"{model} is not built in {project.duckdb_path}; run "
@@ -294,8 +318,9 @@ def load_backtest(path: Path | None) -> pd.DataFrame | None:
 
 
 def load_report_data(project: DbtProject, campaign: str | None = None,
-                     backtest: Path | None = None, baseline: str = "random") -> ReportData:
-    frames = read_marts(project)
+                     backtest: Path | None = None, baseline: str = "random",
+                     client: Any | None = None) -> ReportData:
+    frames = read_marts(project, client)
     readout = frames[READOUT_MODEL].sort_values(["first_sent_at", "campaign_id", "treatment"])
     if campaign is not None:
         known = sorted(readout["campaign_id"].unique())
@@ -778,11 +803,13 @@ def write_html(html: str, out_dir: Path) -> Path:
 
 
 def run_report(project: DbtProject, out_dir: Path, campaign: str | None = None,
-               build: bool = False, backtest: Path | None = None) -> tuple[ReportData, Path]:
-    """Optionally build the marts, read them, write report.html; the data and the file."""
+               build: bool = False, backtest: Path | None = None,
+               client: Any | None = None) -> tuple[ReportData, Path]:
+    """Optionally build the marts, read them, write report.html; the data and the file
+    (`client`: the BigQuery client of a prod project, `bigquery_project`)."""
     if build:
         build_marts(project)
-    data = load_report_data(project, campaign=campaign, backtest=backtest)
+    data = load_report_data(project, campaign=campaign, backtest=backtest, client=client)
     if data.readout.empty:
         raise ValueError("the experiment readout is empty: no email sends before as_of")
     return data, write_html(render_html(data), out_dir)

@@ -494,6 +494,10 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
         project.dbt_vars["as_of"] = as_of.isoformat()
     if campaign is not None:  # else the models seed with the default campaign's id
         project.dbt_vars["random_seed"] = campaign
+    # var campaign_id: only the BigQuery job labels read it (query-comment in dbt_project.yml)
+    label = campaign or (f"recs-{as_of.isoformat()}" if as_of is not None else None)
+    if label is not None:
+        project.dbt_vars["campaign_id"] = label
     # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
     project.dbt_vars["baseline_strategies"] = _baseline_strategies(weights, options.treatment)
     timings: dict[str, float] = {}

@@ -1,10 +1,11 @@
 """Recommendation strategies the bandit arm chooses among: re-rankings of the final candidates.
 
 Every strategy takes the final model's rows (`fct_recommendation_candidates`, columns in its
-contract, models/marts/_marts__models.yml; one row per customer x candidate) for the customers it is given and returns the
-same rows with a new `score` (finite, >= 0) and a new `candidate_rank` (1..n per customer, by
-that score descending, ties broken by sku), so the final pick (variant rules, department caps,
-K items) works on it exactly as on the personalized ranking. Nothing is added or removed: every
+contract, models/marts/_marts__models.yml; one row per customer x candidate) for the customers
+it is given and returns the same rows with a new `score` (finite, >= 0) and a new
+`candidate_rank` (1..n per customer, by that score descending, ties broken by sku), so the final
+pick (variant rules, department caps, K items) works on it exactly as on the personalized
+ranking. Nothing is added or removed: every
 strategy only re-orders candidates that already passed eligibility (fit, no repeat purchase,
 department rules), so no strategy can break a guardrail.
 

@@ -2,9 +2,9 @@
 
 The engine is the dbt target's: the manifest dbt wrote (`<target>/manifest.json`) names the
 adapter and each model's relation, so nothing here hard-codes a database, schema or file. Both
-engines return the same Arrow schema (`CANDIDATE_SCHEMA`, the Python side of the contract declared
-in models/marts/_marts__models.yml); the final model's columns are checked against it — and against the
-contract dbt enforces — before anything downstream runs.
+engines return the same Arrow schema (`CANDIDATE_SCHEMA`, the Python side of the contract
+declared in models/marts/_marts__models.yml); the final model's columns are checked against it —
+and against the contract dbt enforces — before anything downstream runs.
 """
 
 from __future__ import annotations
