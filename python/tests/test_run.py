@@ -48,7 +48,9 @@ def test_bad_date_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code = main(["run", "--raw", str(tmp_path), "--as-of", "2024-13-40", "--out",
                  str(tmp_path / "out")])
     assert code == 2
-    assert "bad --as-of date '2024-13-40'" in one_error_line(capsys)
+    line = one_error_line(capsys)
+    assert "'--as-of': '2024-13-40' does not match the format '%Y-%m-%d'" in line
+    assert line.endswith("(vehicle-recs run --help)")
 
 
 def test_unknown_arm_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -439,7 +441,9 @@ def test_next_run_reads_the_log_into_the_evidence_models(
     project = DbtProject(duckdb_path=work / "xs.duckdb", target_path=work / "target_log",
                          dbt_vars={"raw_dir": str(xs_run["raw"]),
                                    "assignment_log_dir": seen["assignment_log_dir"]})
-    project.invoke(["build", "--select", "stg_bandit__assignments+"])
+    # the bandit's evidence from the log (the readouts downstream of the log need parents the
+    # weekly build does not make)
+    project.invoke(["build", "--select", "stg_bandit__assignments+,+fct_bandit_evidence"])
     import duckdb
 
     with duckdb.connect(str(work / "xs.duckdb"), read_only=True) as con:
@@ -450,3 +454,27 @@ def test_next_run_reads_the_log_into_the_evidence_models(
     assert logged is not None
     assert logged[0] == summary["customers"]
     assert logged[1] == summary["customers"] - summary["arms"]["control"]["assigned"]
+
+
+def test_version_and_one_line_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("vehicle-recs, version ")
+    assert main(["synth", "--scale", "huge", "--out", "x"]) == 2
+    assert one_error_line(capsys).endswith("(vehicle-recs synth --help)")
+
+
+def test_run_takes_a_date_and_dbt_vars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run --as-of` is parsed as a date like every other command's, and `--var` reaches the
+    build (the run's own vars, such as raw_dir and as_of, are set after it)."""
+    import datetime as dt
+
+    from vehicle_recs import runner
+
+    seen: list[runner.RunOptions] = []
+    monkeypatch.setattr(runner, "run", lambda options, progress: seen.append(options) or {})
+    monkeypatch.setattr(runner, "format_summary", lambda summary: "")
+    assert main(["run", "--raw", str(tmp_path), "--out", str(tmp_path / "out"), "--as-of",
+                 "2026-01-02", "--var", "lift_weight=0.5", "--var", "ranking_objective=match"]) == 0
+    assert seen[0].as_of == dt.date(2026, 1, 2)
+    assert seen[0].dbt_vars == {"lift_weight": 0.5, "ranking_objective": "match"}
+    assert runner.parse_as_of(dt.date(2026, 1, 2)) == dt.date(2026, 1, 2)

@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -334,16 +333,11 @@ def log_rows(assignments: pa.Table, decisions: pa.Table | None,
 
 def write_assignment_log(rows: pa.Table, log_dir: Path, campaign_id: str) -> Path:
     """Write one campaign's log file atomically (`<campaign>.parquet`; a rerun replaces it)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    from vehicle_recs.payloads import atomic_path
+
     path = log_dir / f"{campaign_id}.parquet"
-    handle, temp = tempfile.mkstemp(prefix=f".{campaign_id}.", suffix=".tmp", dir=log_dir)
-    os.close(handle)
-    try:
+    with atomic_path(path) as temp:
         pq.write_table(rows.cast(ASSIGNMENT_LOG_SCHEMA), temp)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
     return path
 
 

@@ -50,6 +50,28 @@ target_option = click.option(
     help="dev: DuckDB on a local raw folder; prod: BigQuery, the dbt profile's prod output.")
 
 
+# dbt vars for one invocation, wherever dbt runs (run, build, backtest).
+var_option = click.option(
+    "--var", "dbt_var", multiple=True, metavar="NAME=VALUE",
+    help="Override a dbt var for this invocation (repeatable), e.g. --var lift_weight=0.5.")
+
+
+def parse_dbt_vars(items: Sequence[str]) -> dict[str, Any]:
+    """NAME=VALUE pairs: numbers, booleans, null and lists as JSON, anything else a string."""
+    import json
+
+    overrides: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+        try:
+            overrides[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            overrides[name.strip()] = value
+    return overrides
+
+
 @contextmanager
 def _status(message: str) -> Iterator[Callable[[str], None]]:
     """A spinner for a long step; the yielded callback updates its text."""
@@ -142,6 +164,7 @@ def dbt_summary(results: Sequence[NodeResult], seconds: float, log_path: Path | 
 
 
 @click.group()
+@click.version_option(package_name="vehicle-recs", prog_name="vehicle-recs")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
@@ -205,12 +228,14 @@ def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
 @click.option("--select", "select", default=None, help="dbt node selection (default: all).")
 @click.option("--selector", "selector", default=None,
               help="A dbt selector of selectors.yml (weekly, backtest, report); not with --select.")
-def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None) -> None:
+@var_option
+def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None,
+          dbt_var: tuple[str, ...]) -> None:
     """Run `dbt build` (models, seeds and every test) on DuckDB for a raw folder."""
     if select and selector:
         raise ValueError("--select and --selector exclude each other: use one")
     check_raw_dir(raw_dir)
-    dbt_vars: dict[str, Any] = {"raw_dir": str(raw_dir.resolve())}
+    dbt_vars: dict[str, Any] = {**parse_dbt_vars(dbt_var), "raw_dir": str(raw_dir.resolve())}
     if as_of is not None:
         dbt_vars["as_of"] = as_of.date().isoformat()
     project = DbtProject(dbt_vars=dbt_vars)
@@ -309,8 +334,7 @@ def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, 
               help="Write the metrics table (.csv, .parquet or .json).")
 @click.option("--work-dir", "work_dir", type=click.Path(path_type=Path), default=None,
               help="Keep the backtest's DuckDB and dbt target here (default: a temp folder).")
-@click.option("--var", "dbt_var", multiple=True, metavar="NAME=VALUE",
-              help="Override a dbt var for this run (repeatable), e.g. --var lift_weight=0.5.")
+@var_option
 @click.option("--objectives", "objectives", default="", metavar="LIST",
               help="Also measure the engine under these ranking objectives (comma-separated, "
                    "of match, blend, revenue), one column each.")
@@ -320,23 +344,13 @@ def backtest(target: str, raw_dir: Path | None, dataset_suffix: str, as_of: Any,
     """Match-rate backtest of this engine against the old engine, raw counts, a heuristic and
     random: the match split into re-buy and new-item lines, and the calibration of the scores
     that are purchase probabilities."""
-    import json
-
     from vehicle_recs import backtest as backtesting
 
     if target == "dev":
         if raw_dir is None:
             raise ValueError("--raw RAW is needed with --target dev")
         check_raw_dir(raw_dir)
-    overrides: dict[str, Any] = {}
-    for item in dbt_var:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
-        try:  # numbers, booleans, null and lists as JSON; anything else as a string
-            overrides[name.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            overrides[name.strip()] = value
+    overrides = parse_dbt_vars(dbt_var)
     with _dbt_step("backtest") as progress:
         result = backtesting.run_backtest(
             raw_dir, as_of.date(), horizon, k, work_dir=work_dir, dbt_vars=overrides,
@@ -383,8 +397,8 @@ def load_raw(target: str, raw_dir: Path) -> None:
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of raw <table>.parquet files (--target dev; prod reads the raw "
                    "dataset filled by load-raw).")
-@click.option("--as-of", "as_of", default=None,
-              help="Cut-off date YYYY-MM-DD; default: the day after the last order.")
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Cut-off date; default: the day after the last order.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Output folder: payloads.jsonl, assignments.csv, preview.html, ...")
 @click.option("--items", type=int, default=None, help="Items per email (default 6, config).")
@@ -392,13 +406,16 @@ def load_raw(target: str, raw_dir: Path) -> None:
               help="Campaign id (default recs-<as-of>); also seeds the random arm.")
 @click.option("--treatment", default=None,
               help="Force one arm for every customer (personalized, random, control, ...).")
-def run(target: str, raw_dir: Path | None, as_of: str | None, out_dir: Path, items: int | None,
-        campaign_id: str | None, treatment: str | None) -> None:
+@var_option
+def run(target: str, raw_dir: Path | None, as_of: Any, out_dir: Path, items: int | None,
+        campaign_id: str | None, treatment: str | None, dbt_var: tuple[str, ...]) -> None:
     """dbt build (tests included), then email payloads, assignments, preview and a summary."""
     from vehicle_recs import runner
 
-    options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir, as_of=as_of, items=items,
-                                campaign_id=campaign_id, treatment=treatment, target=target)
+    options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir,
+                                as_of=as_of.date() if as_of is not None else None, items=items,
+                                campaign_id=campaign_id, treatment=treatment, target=target,
+                                dbt_vars=parse_dbt_vars(dbt_var))
     with _dbt_step("run") as progress:
         summary = runner.run(options, progress=progress)
     click.echo(runner.format_summary(summary))
@@ -455,6 +472,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         console.print("aborted")
         return 1
+    except click.UsageError as error:  # a bad option or value: one line, as other bad input
+        hint = f" (vehicle-recs {error.ctx.command_path.split(' ', 1)[-1]} --help)" \
+            if error.ctx is not None and " " in error.ctx.command_path else ""
+        console.print(f"[red]error:[/red] {error.format_message()}{hint}", highlight=False,
+                      soft_wrap=True)
+        return error.exit_code
     except click.ClickException as error:
         error.show()
         return error.exit_code

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -788,17 +786,13 @@ def render_html(data: ReportData) -> str:
 
 
 def write_html(html: str, out_dir: Path) -> Path:
-    """Write report.html atomically: a reader never sees a half-written file."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write report.html atomically (a reader never sees a half-written file), mode 0644
+    under the usual umask like any other output."""
+    from vehicle_recs.payloads import atomic_path
+
     target = out_dir / REPORT_FILE
-    handle, temp = tempfile.mkstemp(dir=out_dir, prefix=".report-", suffix=".html")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(html)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_path(target) as temp:
+        temp.write_text(html, encoding="utf-8")
     return target
 
 

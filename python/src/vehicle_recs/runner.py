@@ -87,13 +87,14 @@ TARGETS = ("dev", "prod")  # dev: DuckDB on a raw folder; prod: BigQuery
 class RunOptions:
     raw_dir: Path | None  # dev only; prod reads the raw dataset (`vehicle-recs load-raw`)
     out_dir: Path
-    as_of: str | None = None
+    as_of: date | str | None = None  # a date, or its YYYY-MM-DD text
     items: int | None = None
     campaign_id: str | None = None
     treatment: str | None = None
     project: DbtProject | None = None  # default: DbtProject() (env VEHICLE_RECS_DUCKDB_PATH, ...)
     assignment_log_dir: Path | None = None  # default: bandit.assignment_log_dir(project dir)
     target: str = "dev"  # a profile output: dev (DuckDB) or prod (BigQuery)
+    dbt_vars: dict[str, Any] = field(default_factory=dict)  # --var: overrides for the build
 
 
 class AssignmentLog(Protocol):
@@ -135,9 +136,9 @@ class PayloadRun:
         default_factory=bandit.ASSIGNMENT_LOG_SCHEMA.empty_table)  # bandit.ASSIGNMENT_LOG_SCHEMA
 
 
-def parse_as_of(text: str | None) -> date | None:
-    if text is None:
-        return None
+def parse_as_of(text: date | str | None) -> date | None:
+    if text is None or isinstance(text, date):
+        return text
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             raise ValueError
@@ -349,7 +350,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                         if flag not in ("rows", "is_dirty") and count) + ")"
             for table, row in dirty.items()))
     if "out_dir" in summary:
-        lines.append(f"written to {summary['out_dir']}")
+        lines.append(f"written to {summary['out_dir']}; open "
+                     f"{Path(summary['out_dir']) / 'preview.html'} to see the emails")
     return "\n".join(lines)
 
 
@@ -489,6 +491,7 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     """
     rules, weights, suffixes = settings
     log, client = where
+    project.dbt_vars.update(options.dbt_vars)  # --var first: the run's own vars below win
     project.dbt_vars.update(log.dbt_vars())  # earlier campaigns' logs: the bandit's evidence
     if as_of is not None:
         project.dbt_vars["as_of"] = as_of.isoformat()
