@@ -77,6 +77,7 @@ def synthesize(customers: int, per_customer: int, seed: int = 7) -> pa.Table:
                            "Bought by 41 of 1,212 1969 Chevrolet Camaro owners"),
         "is_fallback": is_fallback,
         "is_replenishment": np.zeros(rows, dtype=bool),
+        "is_new_arrival": np.zeros(rows, dtype=bool),
         "as_of_date": np.full(rows, np.datetime64("2024-03-01")),
     }
     no_vehicle = {"vehicle_id", "vehicle_year", "vehicle_make", "vehicle_model"}

@@ -6,6 +6,9 @@
 -- sku), with where each came from and why. Customers without a vehicle get the documented
 -- fallback (popular universal parts), flagged. Ranking and eligibility live upstream
 -- (int_customer_products_ranked_by_strategy); this model adds the display columns and reasons.
+-- is_new_arrival: the product was created in the var new_arrival_days days before as_of; where
+-- its category's prior set the vehicle score (int_vehicle_products_scored_for_new_arrival), the
+-- reason says it is new for the vehicle.
 with
 
 as_of as (
@@ -77,6 +80,7 @@ described as (
             when top_candidates.is_replenishment then 'replenishment'
             when top_candidates.is_fallback then 'fallback_popular'
             when top_candidates.last_clicked_date is not null then 'click_intent'
+            when vehicle_scores.is_new_arrival_prior then 'new_arrival'
             else 'vehicle_affinity'
         end as reason_code,
         case
@@ -94,6 +98,8 @@ described as (
                     "'You looked at this on '",
                     format_month_day('top_candidates.last_clicked_date'),
                 ]) }}
+            when vehicle_scores.is_new_arrival_prior
+                then {{ dbt.concat(["'New for your '", 'vehicles.vehicle_label']) }}
             when vehicle_scores.buyer_count >= {{ var('reason_min_buyers') }}
                 then {{ dbt.concat([
                     "'Bought by '",
@@ -130,6 +136,17 @@ described as (
         end as reason,
         top_candidates.is_fallback,
         top_candidates.is_replenishment,
+        coalesce(
+            cast(products.created_at as date) >= (
+                select
+                    cast(
+                        {{ dbt.dateadd('day', -var('new_arrival_days'), 'as_of.as_of_date') }}
+                        as date
+                    )
+                from as_of
+            ),
+            false
+        ) as is_new_arrival,
         (select as_of.as_of_date from as_of) as as_of_date
 
     from top_candidates
@@ -175,6 +192,7 @@ final as (
         cast(reason as {{ dbt.type_string() }}) as reason,
         cast(is_fallback as {{ dbt.type_boolean() }}) as is_fallback,
         cast(is_replenishment as {{ dbt.type_boolean() }}) as is_replenishment,
+        cast(is_new_arrival as {{ dbt.type_boolean() }}) as is_new_arrival,
         cast(as_of_date as date) as as_of_date
 
     from described

@@ -19,12 +19,13 @@ from vehicle_recs.project import DbtProject
 from vehicle_recs.treatments import ARM_SCHEMA, ArmContext, get_arm
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
-STRATS = ("vehicle_affinity", "high_ticket", "category_diverse", "catalog_popular")
+STRATS = ("vehicle_affinity", "high_ticket", "category_diverse", "catalog_popular",
+          "new_arrivals")
 
 
 def candidates_table(customers: int = 3, per_customer: int = 6) -> pa.Table:
     """A small final-model table: customer 0 has no vehicle (fallback), others drive a Ford or
-    a Chevrolet; prices, categories, rates vary by rank."""
+    a Chevrolet; prices, categories, rates vary by rank; ranks 4 and 6 are new arrivals."""
     rows = []
     for c in range(customers):
         make = None if c == 0 else ("Ford" if c % 2 else "Chevrolet")
@@ -42,7 +43,7 @@ def candidates_table(customers: int = 3, per_customer: int = 6) -> pa.Table:
                 "lift": 1.0 / (r * r), "fitment_breadth": 5, "breadth_tier": "specific",
                 "price_tier": "x", "reason_code": "vehicle_affinity", "reason": "because",
                 "is_fallback": make is None, "is_replenishment": False,
-                "as_of_date": date(2024, 7, 1),
+                "is_new_arrival": r in (4, 6), "as_of_date": date(2024, 7, 1),
             })
     return pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)
 
@@ -84,6 +85,20 @@ def test_strategies_rank_as_documented() -> None:
     assert first_two["category"].nunique() == 2
     # catalog rate = vehicle_rate / lift = 0.01 * r: the least lifted (rank 6) is most popular
     assert top("catalog_popular")[0] == "S1-6"
+    # new arrivals (ranks 4 and 6) first, then the rest, each in the engine's order
+    assert top("new_arrivals") == ["S1-4", "S1-6", "S1-1", "S1-2", "S1-3", "S1-5"]
+
+
+def test_new_arrivals_keeps_the_engine_order_without_arrivals() -> None:
+    table = candidates_table(customers=2)
+    none_new = table.set_column(table.schema.get_field_index("is_new_arrival"), "is_new_arrival",
+                                pa.nulls(table.num_rows, pa.bool_()))
+    ranked = strategies.rerank(none_new, "new_arrivals").to_pandas()
+    for _, group in ranked.groupby("customer_id"):
+        assert list(group.sort_values("candidate_rank")["sku"]) == \
+            list(group.sort_values("score", ascending=False)["sku"])
+    assert np.allclose(ranked.sort_values("sku")["score"],
+                       table.to_pandas().sort_values("sku")["score"])
 
 
 def test_unknown_strategy_is_a_clear_error() -> None:
@@ -119,7 +134,7 @@ def test_propensities_sum_to_one_per_context_and_respect_the_floor() -> None:
 def test_priors_only_give_every_strategy_an_equal_chance() -> None:
     config = bandit.load_config(propensity_draws=20_000)
     table = bandit.policy_table(None, ["Ford", "none"], "CMP-1", config)
-    assert np.allclose(table["strategy_propensity"], 0.25, atol=0.015)
+    assert np.allclose(table["strategy_propensity"], 1 / len(STRATS), atol=0.015)
     assert np.allclose(table["posterior_mean"], 1 / 251)
     empty = pd.DataFrame(columns=["strategy", "context", "weighted_send_count",
                                   "weighted_clicked_send_count"])
@@ -139,7 +154,7 @@ def test_evidence_moves_its_own_context_only() -> None:
     chevy = table[table["context"] == "Chevrolet"].set_index("strategy")["strategy_propensity"]
     assert ford["high_ticket"] > 0.9
     assert ford["vehicle_affinity"] == pytest.approx(config.min_propensity)
-    assert np.allclose(chevy, 0.25, atol=0.03)
+    assert np.allclose(chevy, 1 / len(STRATS), atol=0.03)
 
 
 def test_decisions_are_reproducible_and_independent_of_the_customer_order() -> None:
@@ -253,10 +268,11 @@ def test_marts_read_the_log_and_match_the_python_estimates(
     sends = sends[sends["treatment"] == "bandit"].drop_duplicates(["campaign_id", "customer_id"])
     rng = np.random.default_rng(5)
     p = np.array([0.4, 0.3, 0.2, 0.1])
+    logged = STRATS[:4]  # the strategies this log holds (new_arrivals: never chosen)
     pick = rng.choice(4, size=len(sends), p=p)
     log = pa.table({
         "campaign_id": sends["campaign_id"].to_numpy(), "customer_id": sends["customer_id"],
-        "arm": ["bandit"] * len(sends), "strategy": np.array(STRATS)[pick],
+        "arm": ["bandit"] * len(sends), "strategy": np.array(logged)[pick],
         "context": rng.choice(["Ford", "none"], size=len(sends)),
         "arm_propensity": np.full(len(sends), 0.5), "strategy_propensity": p[pick],
         "propensity": 0.5 * p[pick],
@@ -275,7 +291,7 @@ def test_marts_read_the_log_and_match_the_python_estimates(
     evidence = _query(project, "select * from fct_bandit_evidence")
     joined = _query(project, "select * from int_email_sends_joined_to_strategy")
     assert evidence["send_count"].sum() == len(joined[joined["is_in_window"]]) > 0
-    assert set(evidence["strategy"]) == set(STRATS)
+    assert set(evidence["strategy"]) == set(logged)
     # a near-infinite half-life: weights ~1
     assert np.allclose(evidence["weighted_send_count"], evidence["send_count"], rtol=1e-3)
 

@@ -31,7 +31,8 @@ ROW: dict[str, Any] = {
     "buyer_count": 41, "owner_count": 1212, "lift": 6.0, "fitment_breadth": 3,
     "breadth_tier": "vehicle_specific", "price_tier": "50_to_199",
     "reason_code": "vehicle_affinity", "reason": "Bought by 41 of 1,212 owners",
-    "is_fallback": False, "is_replenishment": False, "as_of_date": dt.date(2024, 3, 1),
+    "is_fallback": False, "is_replenishment": False, "is_new_arrival": False,
+    "as_of_date": dt.date(2024, 3, 1),
 }
 CONTRACT_TYPES = {
     pa.string(): "string", pa.int64(): "bigint", pa.bool_(): "boolean", pa.float64(): "float",
@@ -73,7 +74,7 @@ def duck(tmp_path: Path) -> tuple[Path, Path]:
             score double, vehicle_rate double, buyer_count bigint, owner_count bigint,
             lift double, fitment_breadth bigint, breadth_tier varchar, price_tier varchar,
             reason_code varchar, reason varchar, is_fallback boolean, is_replenishment boolean,
-            as_of_date date)""")
+            is_new_arrival boolean, as_of_date date)""")
         second = {**ROW, "candidate_rank": 2, "sku": "BR-7", "family_id": "BR-7"}
         for row in (second, ROW):  # out of order on purpose
             con.execute(f"insert into fct_recommendation_candidates values "

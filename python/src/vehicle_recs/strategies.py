@@ -23,6 +23,9 @@ strategy is one function `(table) -> scores` plus one line in `STRATEGIES`; the 
 - `catalog_popular` — catalog-wide popularity among the customer's fitting candidates, ignoring
   lift: the catalog purchase rate vehicle_rate / lift (the old engine's idea, limited to parts
   that fit and are eligible); the affinity score only breaks exact ties.
+- `new_arrivals` — the customer's new arrivals first (`is_new_arrival`: created in the dbt var
+  new_arrival_days before the cut-off), then the rest, each in the `vehicle_affinity` order:
+  the score plus (1 + the top score among the rows scored) for a new arrival.
 """
 
 from __future__ import annotations
@@ -107,11 +110,21 @@ def catalog_popular(table: pa.Table) -> np.ndarray:
     return catalog_rate + tie_break
 
 
+def new_arrivals(table: pa.Table) -> np.ndarray:
+    """New arrivals first, then the rest, each by the dbt score."""
+    score = _base_score(table)
+    is_new = np.asarray(pc.fill_null(table["is_new_arrival"], False).to_numpy(
+        zero_copy_only=False), dtype=bool)
+    offset = 1.0 + float(score.max(initial=0.0))
+    return np.where(is_new, score + offset, score)
+
+
 STRATEGIES: dict[str, Scorer] = {
     "vehicle_affinity": vehicle_affinity,
     "high_ticket": high_ticket,
     "category_diverse": category_diverse,
     "catalog_popular": catalog_popular,
+    "new_arrivals": new_arrivals,
 }
 
 

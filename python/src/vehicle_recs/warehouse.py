@@ -60,6 +60,7 @@ CANDIDATE_SCHEMA = pa.schema([
     ("reason", TEXT),
     ("is_fallback", pa.bool_()),
     ("is_replenishment", pa.bool_()),
+    ("is_new_arrival", pa.bool_()),
     ("as_of_date", pa.date32()),
 ])
 
