@@ -279,6 +279,7 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     assert summary["payloads"] > 0 and summary["campaign_id"] == "xs-test"
     assert 0 <= summary["fallback_share"] < 1
     assert summary["family_duplicates"] == 0
+    assert summary["new_arrival_payloads"] == 0  # the default generator has no new parts
     assert set(summary["arms"]) == {"personalized", "bandit", "random", "control"}
     assert summary["assignment_log"] == str(xs_run["log"] / "xs-test.parquet")
 
@@ -478,3 +479,31 @@ def test_run_takes_a_date_and_dbt_vars(tmp_path: Path, monkeypatch: pytest.Monke
     assert seen[0].as_of == dt.date(2026, 1, 2)
     assert seen[0].dbt_vars == {"lift_weight": 0.5, "ranking_objective": "match"}
     assert runner.parse_as_of(dt.date(2026, 1, 2)) == dt.date(2026, 1, 2)
+
+
+@pytest.mark.slow
+def test_summary_counts_payloads_with_a_new_arrival(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """On data with new parts (`synth --arrivals`), the summary's count of payloads holding a
+    part created in the 90 days before the cut-off equals the count read back from the
+    written items and the raw products."""
+    from vehicle_recs.synth import generate
+
+    raw = tmp_path / "raw"
+    generate("xs", 7, raw, arrivals=0.3)
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(tmp_path / "xs.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(tmp_path / "log"))
+    out = tmp_path / "out"
+    assert main(["run", "--raw", str(raw), "--out", str(out), "--as-of", "2026-09-01"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (expected,) = duckdb.connect().execute(f"""
+        select count(distinct items.customer_id)
+        from '{out}/payload_items.parquet' as items
+        join (select distinct sku, created_at from '{raw}/products.parquet') as products
+            using (sku)
+        where products.created_at >= date '2026-09-01' - interval 90 day
+            and products.created_at < date '2026-09-01'""").fetchone()
+    assert summary["new_arrival_payloads"] == expected > 0
+    assert summary["new_arrival_share"] == round(expected / summary["payloads"], 4)
+    assert "with a new arrival" in runner.format_summary(summary)

@@ -149,6 +149,16 @@ class DbtProject:
             env_db = os.environ.get("VEHICLE_RECS_DUCKDB_PATH")
             self.duckdb_path = Path(env_db) if env_db else self.project_dir / "vehicle_recs.duckdb"
 
+    def var(self, name: str) -> Any:
+        """A dbt var as this project's builds see it: its override in `dbt_vars`, else its
+        default in dbt_project.yml."""
+        if name in self.dbt_vars:
+            return self.dbt_vars[name]
+        import yaml  # type: ignore[import-untyped]
+
+        config = yaml.safe_load((self.project_dir / "dbt_project.yml").read_text())
+        return config["vars"][name]
+
     @property
     def target_dir(self) -> Path:
         return self.target_path or self.project_dir / "target"

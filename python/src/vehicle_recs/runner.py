@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -253,6 +253,17 @@ def _with_payload_counts(assignments: pa.Table, payloads: pa.Table) -> pa.Table:
             .append_column("item_count", pc.cast(item_count, pa.int64())))
 
 
+def new_arrival_counts(payloads: pa.Table, new_skus: pa.Array) -> dict[str, Any]:
+    """Payloads holding at least one of `new_skus` (parts created in the var new_arrival_days
+    before the cut-off), and their share of all payloads."""
+    items = payloads["items"].combine_chunks()
+    is_new = pc.is_in(pc.list_flatten(items).field("sku"), value_set=new_skus)
+    holders = pc.filter(pc.list_parent_indices(items), is_new)
+    count = len(pc.unique(holders))
+    return {"new_arrival_payloads": count,
+            "new_arrival_share": round(count / payloads.num_rows, 4) if payloads.num_rows else 0.0}
+
+
 def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
               campaign_id: str, as_of: str, model_version: str,
               forced: str | None) -> dict[str, Any]:
@@ -326,7 +337,9 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"{summary['payloads_short_of_k']:,}  without items: "
         f"{summary['customers_without_items']:,}",
         f"fallback (no vehicle) {summary['fallback_payloads']:,} = "
-        f"{summary['fallback_share']:.1%} of payloads",
+        f"{summary['fallback_share']:.1%} of payloads;  with a new arrival "
+        f"{summary.get('new_arrival_payloads', 0):,} = "
+        f"{summary.get('new_arrival_share', 0.0):.1%}",
         "arm            assigned   payloads  propensity",
     ]
     for arm, row in summary["arms"].items():
@@ -519,7 +532,11 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     as_of_text = (as_of or model_as_of[0]).isoformat()
     campaign = campaign or f"recs-{as_of_text}"
     with _timed(timings, "family_check"):
-        _check_families(warehouse, candidates, suffixes)
+        _check_families(warehouse, candidates, suffixes, date.fromisoformat(as_of_text))
+        new_days = int(project.var("new_arrival_days"))
+        new_skus = warehouse.read_new_skus(
+            date.fromisoformat(as_of_text) - timedelta(days=new_days),
+            date.fromisoformat(as_of_text))
     dirty_rows = warehouse.read_dirty_rows()
 
     model_version = f"{__version__}+{warehouse.model_checksum()[:8]}"
@@ -529,6 +546,7 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
                            forced=options.treatment, suffixes=suffixes, progress=progress)
     result.summary["dirty_rows"] = dirty_rows
+    result.summary.update(new_arrival_counts(result.payloads, new_skus))
     # The log first: if it cannot be written, no output of this campaign is published.
     progress("writing the assignment log")
     with _timed(timings, "assignment_log_write"):
@@ -549,10 +567,12 @@ def _baseline_strategies(weights: ArmWeights, forced: str | None) -> list[str]:
     return [RandomArm.strategy] if RandomArm.name in arms else []
 
 
-def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[str, str]) -> None:
-    """The model's family_id must follow the variant rule (seed + catalog) — the v5.7 guard."""
+def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[str, str],
+                    as_of: date) -> None:
+    """The model's family_id must follow the variant rule (seed + the catalog as of the
+    cut-off) — the v5.7 guard."""
     pairs = candidates.select(["sku", "family_id"]).group_by(["sku", "family_id"]).aggregate([])
-    catalog = warehouse.read_catalog_skus().to_pylist()
+    catalog = warehouse.read_catalog_skus(as_of).to_pylist()
     wrong = family_mismatches(pairs.to_pandas(), catalog, suffixes)
     if len(wrong):
         example = wrong.iloc[0]

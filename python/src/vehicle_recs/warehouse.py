@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -224,8 +225,11 @@ inner join products on baseline.sku = products.sku
 left join vehicles on baseline.vehicle_id = vehicles.vehicle_id"""
 
 
-def catalog_sql(products: Relation) -> str:
-    return f"select sku from {products.relation_name} where not is_dirty"
+def catalog_sql(products: Relation, as_of: date) -> str:
+    """The clean catalog as of the cut-off, as the model's families see it (a variant whose
+    base SKU is created later is its own family until then)."""
+    return (f"select sku from {products.relation_name} where not is_dirty and "
+            f"(created_at is null or cast(created_at as date) < date '{as_of.isoformat()}')")
 
 
 class Engine(Protocol):
@@ -414,8 +418,17 @@ class Warehouse:
             entry[row["flag"]] = int(row["flagged_rows"])
         return dict(sorted(counts.items()))
 
-    def read_catalog_skus(self) -> pa.Array:
-        table = self.engine.query(catalog_sql(self.relation(PRODUCTS_MODEL)))
+    def read_new_skus(self, since: date, as_of: date) -> pa.Array:
+        """Clean products created in [since, as_of): the new arrivals of a run."""
+        relation = self.relation(PRODUCTS_MODEL)
+        table = self.engine.query(
+            f"select distinct sku from {relation.relation_name} where not is_dirty and "
+            f"cast(created_at as date) >= date '{since.isoformat()}' and "
+            f"cast(created_at as date) < date '{as_of.isoformat()}'")
+        return conform(table, pa.schema([("sku", pa.string())]), PRODUCTS_MODEL)["sku"]
+
+    def read_catalog_skus(self, as_of: date) -> pa.Array:
+        table = self.engine.query(catalog_sql(self.relation(PRODUCTS_MODEL), as_of))
         return conform(table, pa.schema([("sku", pa.string())]), PRODUCTS_MODEL)["sku"]
 
 
