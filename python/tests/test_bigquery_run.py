@@ -54,7 +54,9 @@ SECOND_CAMPAIGN = "bq-next"
 OUTPUTS = ("payloads.jsonl", "assignments.csv", "payload_items.parquet", "preview.html",
            "summary.json")
 # summary.json keys that name where or when, not what
-RUN_SPECIFIC = ("out_dir", "files", "timings_s", "assignment_log")
+# source_freshness: ages against the clock, seconds apart between the two runs
+RUN_SPECIFIC = ("out_dir", "files", "timings_s", "assignment_log", "source_freshness")
+
 
 def one_error_line(capsys: pytest.CaptureFixture[str]) -> str:
     captured = capsys.readouterr()

@@ -280,6 +280,15 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     assert 0 <= summary["fallback_share"] < 1
     assert summary["family_duplicates"] == 0
     assert summary["new_arrival_payloads"] == 0  # the default generator has no new parts
+    # freshness of the timestamped raw tables, measured against today's clock: reported, the
+    # run went on (the synthetic data ends on 2026-10-31; future-dated dirty rows are ignored)
+    freshness = summary["source_freshness"]
+    assert set(freshness) == {"orders", "customers", "customer_vehicles", "email_sends",
+                              "email_events"}
+    assert all(row["status"] in {"pass", "warn", "error"} for row in freshness.values())
+    assert 0 < freshness["orders"]["age_days"] < 400  # a row dated 2089 would be negative
+    stale = [name for name, row in freshness.items() if row["status"] != "pass"]
+    assert ("source freshness: " in runner.format_summary(summary)) == bool(stale)
     assert set(summary["arms"]) == {"personalized", "bandit", "random", "control"}
     assert summary["assignment_log"] == str(xs_run["log"] / "xs-test.parquet")
 

@@ -28,10 +28,12 @@ from vehicle_recs.project import (
     DbtError,
     DbtEvent,
     DbtProject,
+    Interrupted,
     NodeResult,
     RunLocked,
     display_path,
     progress_hook,
+    signals_received,
 )
 from vehicle_recs.synth import _config as synth_config
 
@@ -438,15 +440,10 @@ def estimate(target: str) -> None:
 cli.add_command(export_command)
 
 
-class Interrupted(BaseException):
-    """Ctrl-C (SIGINT) or SIGTERM: raised from the signal handler."""
-
-
-_signals_received: list[int] = []
 
 
 def _interrupt(signum: int, _frame: object) -> None:
-    _signals_received.append(signum)
+    signals_received.append(signum)
     raise Interrupted(signum)
 
 
@@ -456,13 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     # in an IndexError traceback). Outputs are only ever replaced from a finished staging
     # folder, so an interrupted run leaves the previous ones as they were.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
-    _signals_received.clear()
+    signals_received.clear()
     try:
         try:
             cli.main(args=argv, standalone_mode=False)
         except BaseException:
-            if _signals_received:  # dbt turns the interrupt into a failed build
-                raise Interrupted(_signals_received[0]) from None
+            if signals_received:  # dbt turns the interrupt into a failed build
+                raise Interrupted(signals_received[0]) from None
             raise
     except Interrupted as stop:
         signum = int(stop.args[0])

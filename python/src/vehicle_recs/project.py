@@ -42,6 +42,16 @@ class DbtError(RuntimeError):
     """dbt failed: a compile error or a failing test (a guardrail)."""
 
 
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM: raised from the CLI's signal handler, and again by `invoke`
+    when dbt swallowed it (dbt turns an interrupt into a failed command)."""
+
+
+# Signals received by the CLI's handler (cli.main clears it): an invocation during which one
+# arrived never looks like an ordinary dbt failure a caller might tolerate.
+signals_received: list[int] = []
+
+
 @dataclass(frozen=True)
 class NodeResult:
     """How one node ended, from dbt's NodeFinished event (its run result)."""
@@ -230,6 +240,7 @@ class DbtProject:
             if "--log-level-file" not in command:
                 args += ["--log-level-file", os.environ.get("DBT_LOG_LEVEL_FILE", "debug")]
         recorder = _Recorder(command[0], self.console_log, hook)
+        signals_before = len(signals_received)
         previous = {key: os.environ.get(key) for key in self.environ()}
         os.environ.update(self.environ())
         started = time.perf_counter()
@@ -244,6 +255,8 @@ class DbtProject:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+        if len(signals_received) > signals_before:
+            raise Interrupted(signals_received[-1])
         if not result.success:
             raise DbtError(_describe_failure(command, result, self.console_log))
         return result.result

@@ -26,6 +26,7 @@ Two targets, one code path (only where the raw data and the log live differ, `As
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -58,7 +59,7 @@ from vehicle_recs.payloads import (
     write_text,
 )
 from vehicle_recs.preview import render_preview
-from vehicle_recs.project import DbtProject
+from vehicle_recs.project import DbtError, DbtProject
 from vehicle_recs.selection import SelectionRules, load_rules, select_items
 from vehicle_recs.treatments import (
     Arm,
@@ -362,6 +363,12 @@ def format_summary(summary: dict[str, Any]) -> str:
             + ", ".join(f"{flag.removeprefix('is_')} {count:,}" for flag, count in row.items()
                         if flag not in ("rows", "is_dirty") and count) + ")"
             for table, row in dirty.items()))
+    stale = {table: row for table, row in (summary.get("source_freshness") or {}).items()
+             if row["status"] != "pass"}
+    if stale:
+        lines.append("source freshness: " + ", ".join(
+            f"{table} {row['status']} (newest row {row['age_days']:g} days old)"
+            for table, row in sorted(stale.items())))
     if "out_dir" in summary:
         lines.append(f"written to {summary['out_dir']}; open "
                      f"{Path(summary['out_dir']) / 'preview.html'} to see the emails")
@@ -517,6 +524,9 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
     project.dbt_vars["baseline_strategies"] = _baseline_strategies(weights, options.treatment)
     timings: dict[str, float] = {}
+    progress("dbt source freshness (a warning, never a stop)")
+    with _timed(timings, "source_freshness"):
+        freshness = source_freshness(project)
     progress(f"dbt build --selector {WEEKLY_SELECTOR} (models, seeds, data tests)")
     with _timed(timings, "dbt_build"):
         project.invoke(["build", "--selector", WEEKLY_SELECTOR])
@@ -546,6 +556,7 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
                            forced=options.treatment, suffixes=suffixes, progress=progress)
     result.summary["dirty_rows"] = dirty_rows
+    result.summary["source_freshness"] = freshness
     result.summary.update(new_arrival_counts(result.payloads, new_skus))
     # The log first: if it cannot be written, no output of this campaign is published.
     progress("writing the assignment log")
@@ -558,6 +569,25 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
                   sample_lines=int(config.get("sample_validation_lines", 100)),
                   revalidate=bool(config.get("revalidate_written_file", False)))
     return result.summary
+
+
+def source_freshness(project: DbtProject) -> dict[str, dict[str, Any]]:
+    """`dbt source freshness` of the raw tables that have a rule (sources YAML: loaded_at_field,
+    warn/error ages, a filter against future-dated rows): per table its status (pass, warn,
+    error) and the age in days of its newest row. Stale data is reported in the summary, never
+    a stop: the weekly email still goes out on the data there is. Runs before the build, whose
+    run results the readers check; an interrupt still stops the run (`invoke` raises it)."""
+    sources = project.target_dir / "sources.json"
+    sources.unlink(missing_ok=True)
+    with contextlib.suppress(DbtError):  # a stale table fails the command: see sources.json
+        project.invoke(["source", "freshness"])
+    if not sources.exists():  # dbt could not check (the build that follows says why)
+        return {}
+    results = json.loads(sources.read_text()).get("results", [])
+    return {str(row["unique_id"]).rsplit(".", 1)[-1]: {
+        "status": str(row.get("status")),
+        "age_days": round(float(row.get("max_loaded_at_time_ago_in_s") or 0) / 86_400, 1)}
+        for row in results}
 
 
 def _baseline_strategies(weights: ArmWeights, forced: str | None) -> list[str]:
