@@ -106,6 +106,14 @@ def newcombe_interval(rate: float, lower: float, upper: float, base_rate: float,
             diff + math.hypot(upper - rate, base_rate - base_lower))
 
 
+def sample_variance(total: float, squares: float, count: float) -> float:
+    """Sample variance from a total, a sum of squares and a count (floored at 0 against
+    rounding); nan below 2 observations."""
+    if count < 2:
+        return math.nan
+    return max((squares - total * total / count) / (count - 1), 0.0)
+
+
 def mean_interval(total: float, squares: float, count: float,
                   z: float = Z_95) -> tuple[float, float]:
     """Normal-approximation interval of a mean from its total, sum of squares and count
@@ -113,7 +121,7 @@ def mean_interval(total: float, squares: float, count: float,
     if count < 2:
         return math.nan, math.nan
     mean = total / count
-    half = z * math.sqrt(max((squares - total * total / count) / (count - 1), 0.0) / count)
+    half = z * math.sqrt(sample_variance(total, squares, count) / count)
     return mean - half, mean + half
 
 
@@ -446,10 +454,9 @@ def _revenue_per_send_difference(arm: Any, base: Any,
     """Difference of mean revenue per send, its interval and minimum detectable difference,
     from the pooled sums and sums of squares (unpooled standard error)."""
     def variance(row: Any) -> float:
-        n = float(row["send_count"])
-        total = float(row["attributed_revenue_usd"])
-        return max((float(row["attributed_revenue_usd_squares"]) - total * total / n) / (n - 1),
-                   0.0) if n >= 2 else math.nan
+        return sample_variance(float(row["attributed_revenue_usd"]),
+                               float(row["attributed_revenue_usd_squares"]),
+                               float(row["send_count"]))
     diff = float(arm["revenue_per_send_usd"]) - float(base["revenue_per_send_usd"])
     half = z * math.sqrt(variance(arm) / arm["send_count"] + variance(base) / base["send_count"])
     detectable = minimum_detectable_difference(variance(arm), arm["send_count"], variance(base),

@@ -186,7 +186,7 @@ def _email_tables(rng: np.random.Generator, dirt: _Dirt, catalog: Catalog,
     n = len(email.send_us)
     send_ids = ids("S", np.arange(1, n + 1), id_width(n, 8))
     propensity = pa.array(email.send_propensity, mask=np.isnan(email.send_propensity))
-    campaign_ids = pa.array([f"CMP-{d.replace('-', '')}" for d in email.campaign_dates])
+    campaign_ids = pa.array(_campaign_ids(email))
     sends = pa.table({
         "send_id": send_ids,
         "campaign_id": campaign_ids.take(pa.array(email.send_campaign)),
@@ -222,6 +222,11 @@ def _email_tables(rng: np.random.Generator, dirt: _Dirt, catalog: Catalog,
     return sends, items, events
 
 
+def _campaign_ids(email: EmailHistory) -> list[str]:
+    """The campaigns' ids, CMP-<yyyymmdd> of their send day, in campaign order."""
+    return [f"CMP-{day.replace('-', '')}" for day in email.campaign_dates]
+
+
 def _introduce_arrivals(rng: np.random.Generator, catalog: Catalog, share: float) -> np.ndarray:
     """Mark `share` of the active hard parts as introduced during the last ARRIVAL_WINDOW_DAYS
     of the data (their created_us moved there, in place); the mask of those products."""
@@ -253,7 +258,7 @@ def _assignment_log(rng: np.random.Generator, email: EmailHistory, customer_ids:
     strategy[is_bandit] = rng.choice(BANDIT_STRATEGIES, int(is_bandit.sum()))
     strategy_propensity = np.where(names == "control", np.nan,
                                    np.where(is_bandit, 1 / len(BANDIT_STRATEGIES), 1.0))
-    campaign_ids = np.array([f"CMP-{d.replace('-', '')}" for d in email.campaign_dates])
+    campaign_ids = np.array(_campaign_ids(email))
     rows = pa.table({
         "campaign_id": pa.array(campaign_ids[email.assigned_campaign]),
         "customer_id": customer_ids.take(pa.array(email.assigned_customer)),
