@@ -9,7 +9,7 @@ SEED ?= 7
 RAW ?= data/raw/$(SCALE)-$(SEED)
 OUT ?= out/demo
 
-.PHONY: setup demo test lint pytest clean chromium
+.PHONY: setup demo test lint pytest check-bigquery clean chromium
 
 $(BIN)/vehicle-recs: python/pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ demo: setup
 
 lint: setup
 	$(BIN)/ruff check python
-	$(BIN)/mypy --config-file python/pyproject.toml python/src
+	$(BIN)/mypy --config-file python/pyproject.toml python/src python/dev
 	mkdir -p target/profiles && cp profiles.yml.example target/profiles/profiles.yml
 	$(BIN)/sqlfluff lint models
 
@@ -52,6 +52,12 @@ $(EMULATOR_VENV)/bin/crucible:
 
 pytest: setup chromium $(EMULATOR_VENV)/bin/crucible
 	$(BIN)/pytest python/tests
+
+# The offline BigQuery gate on its own (python/tests/test_bigquery_gate.py runs it in `make
+# test`): compile for the prod target without credentials, then sqlglot checks. Dev tooling in
+# python/dev, not installed: put it on the path. ARGS: e.g. --keep target/bigquery --timeout 600.
+check-bigquery: setup
+	PYTHONPATH=python/dev$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m vehicle_recs_dev.bigquery_gate $(ARGS)
 
 # (2) Every test CI runs.
 test: lint pytest

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from vehicle_recs.arms import ArmContext
 from vehicle_recs.runner import make_payloads, write_outputs
-from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import ArmContext, ArmWeights, load_weights
+from vehicle_recs.settings import load_selection
+from vehicle_recs.treatments import ArmWeights, load_weights
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
 
@@ -123,7 +124,7 @@ def measure(path: Path, revalidate: bool = False, default_arms: bool = False) ->
     start = time.perf_counter()
     context = ArmContext(campaign_id="bench", as_of=date(2024, 3, 1), candidates=candidates)
     del candidates
-    result = make_payloads(context, model_version="bench", rules=load_rules(), weights=weights)
+    result = make_payloads(context, model_version="bench", rules=load_selection(), weights=weights)
     built = time.perf_counter() - start
     steps = dict(result.timings)
     with tempfile.TemporaryDirectory() as folder:

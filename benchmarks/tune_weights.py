@@ -27,8 +27,9 @@ GRID: dict[str, list[Any]] = {
     "price_weight": [0.0, 1.0],
 }
 # The models between the clean purchases and the final model: everything the scoring vars touch
-# (the baselines and the reporting marts do not depend on them).
-SELECT = ["int_order_lines_filtered_to_completed+,+fct_recommendation_candidates"]
+# (the baselines and the reporting marts do not depend on them), then the scorecard over them.
+SELECT = ["int_order_lines_filtered_to_completed+,+fct_recommendation_candidates",
+          "rpt_backtest_strategies_matched_to_purchases"]
 
 
 def _value(text: str) -> float | str:
@@ -59,16 +60,16 @@ def main() -> None:
              for name, _, value in (item.partition("=") for item in args.fixed)}
 
     if not args.skip_initial_build:
-        build_as_of(args.raw, args.as_of, args.work_dir)
+        build_as_of(args.raw, args.as_of, args.work_dir, horizon_days=args.horizon, k=args.k)
     rows = []
     names = list(grid)
     for values in itertools.product(*(grid[name] for name in names)):
         dbt_vars = {**fixed, **dict(zip(names, values, strict=True))}
-        project = backtest_project(args.raw, args.as_of, args.work_dir, dbt_vars)
+        project = backtest_project(args.raw, args.as_of, args.work_dir, dbt_vars,
+                                   horizon_days=args.horizon, k=args.k)
         started = time.perf_counter()
         project.invoke(["run", "--quiet", "--select", *SELECT])
-        assert project.duckdb_path is not None
-        metrics, _ = compute_metrics(project.duckdb_path, args.as_of, args.horizon, args.k)
+        metrics, _ = compute_metrics(project)
         engine = metrics.set_index("strategy").loc[ENGINE]
         row = {**dbt_vars, **{key: engine[key] for key in (
             "match_rate", "revenue_match_rate", "customer_hit_rate", "ndcg_at_k",

@@ -100,7 +100,8 @@ final as (
         rebuy_peaks.peak_rebuy_probability,
         rebuy_peaks.peak_rebuy_after_days,
         coalesce(popularity.buyer_count, 0) as buyer_count,
-        coalesce(popularity.units_sold, 0) as units_sold,
+        -- bigint on both engines (DuckDB sums integers into a 128-bit integer): the contract
+        cast(coalesce(popularity.units_sold, 0) as {{ dbt.type_bigint() }}) as units_sold,
         coalesce(popularity.revenue_usd, 0) as revenue_usd,
         coalesce(popularity.catalog_rate, 0) as catalog_rate,
         (select as_of.as_of_date from as_of) as as_of_date

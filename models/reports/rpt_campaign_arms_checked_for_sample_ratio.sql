@@ -38,7 +38,8 @@ campaign_totals as (
 
     select
         campaign_id,
-        sum(assigned_count) as campaign_assigned_count,
+        -- bigint on both engines (DuckDB sums integers into a 128-bit integer): the contract
+        cast(sum(assigned_count) as {{ dbt.type_bigint() }}) as campaign_assigned_count,
         count(*) as assigned_arm_count,
         greatest(1 - sum(planned_share), 0) as unassigned_share
 

@@ -37,8 +37,9 @@ per_campaign as (
         campaign_id,
         arm,
         count(*) as assigned_customer_count,
-        sum(converted) as converting_customer_count,
-        sum(order_count) as order_count,
+        -- bigint on both engines (DuckDB sums integers into a 128-bit integer): the contract
+        cast(sum(converted) as {{ dbt.type_bigint() }}) as converting_customer_count,
+        cast(sum(order_count) as {{ dbt.type_bigint() }}) as order_count,
         sum(order_count * order_count) as order_count_squares,
         sum(revenue_usd) as revenue_usd,
         sum(revenue_usd * revenue_usd) as revenue_usd_squares
@@ -55,8 +56,8 @@ pooled as (
         cast(null as {{ dbt.type_string() }}) as campaign_id,
         arm,
         count(*) as assigned_customer_count,
-        sum(converted) as converting_customer_count,
-        sum(order_count) as order_count,
+        cast(sum(converted) as {{ dbt.type_bigint() }}) as converting_customer_count,
+        cast(sum(order_count) as {{ dbt.type_bigint() }}) as order_count,
         sum(order_count * order_count) as order_count_squares,
         sum(revenue_usd) as revenue_usd,
         sum(revenue_usd * revenue_usd) as revenue_usd_squares

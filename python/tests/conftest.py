@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from vehicle_recs.bigquery_emulator import Emulator, crucible_executable, emulator_with_raw_data
 from vehicle_recs.project import DbtProject
+from vehicle_recs_dev.bigquery_emulator import Emulator, crucible_executable, emulator_with_raw_data
 
 XS_SEED = 7
 

@@ -1,4 +1,6 @@
-"""The match-rate backtest: metric arithmetic on a hand-made warehouse, and a run on xs data."""
+"""The match-rate backtest: the metrics models' arithmetic on a hand-made warehouse (tables named
+as the models the metrics read, then `dbt run` of the backtest's own models only), and a run on xs
+data."""
 
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from vehicle_recs.backtest import (
     compute_metrics,
 )
 from vehicle_recs.cli import cli
+from vehicle_recs.project import DbtProject
 
 AS_OF = date(2024, 6, 1)
 
@@ -43,7 +46,7 @@ def _heuristic_rows() -> str:
 
 
 def _tiny_warehouse(path: Path) -> None:
-    """Two opted-in vehicle owners (c1, c2), one customer without a vehicle (c3).
+    """Cut-off AS_OF; two opted-in vehicle owners (c1, c2), one customer without a vehicle (c3).
 
     c1 buys s1 (rank 1 for the engine) and s9 (recommended by nobody but the heuristic) in the
     horizon; c2 buys s2 (rank 2 for the engine, rank 1 for popular_fitting and the heuristic);
@@ -53,6 +56,7 @@ def _tiny_warehouse(path: Path) -> None:
     """
     with duckdb.connect(str(path)) as con:
         con.execute(f"""
+            create table int_as_of_date as select date '{AS_OF.isoformat()}' as as_of_date;
             create table int_customer_vehicles_owned as
             select * from (values ('c1', 'v1'), ('c2', 'v2')) as t(customer_id, vehicle_id);
             create table stg_shop__customers as
@@ -93,13 +97,32 @@ def _tiny_warehouse(path: Path) -> None:
             select 's' || i as sku, false as is_dirty, true as is_active,
                 'hard_parts' as department
             from range(1, 11) as r(i);
+            create table dim_products as
+            select sku, is_active, department from stg_shop__products;
         """)
 
 
-def test_metrics_by_hand(tmp_path: Path) -> None:
-    db = tmp_path / "tiny.duckdb"
-    _tiny_warehouse(db)
-    frame, population = compute_metrics(db, AS_OF, horizon_days=30, k=2)
+# The backtest's own models, run on the hand-made tables of their parents.
+BACKTEST_MODELS = ("int_customers_filtered_to_backtest_population",
+                   "int_customer_products_bought_before_backtest",
+                   "int_order_lines_filtered_to_backtest_horizon",
+                   backtest.METRICS_MODEL, backtest.CALIBRATION_MODEL)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> DbtProject:
+    """The metrics models built on the hand-made warehouse, horizon 30 days, K = 2."""
+    work = tmp_path_factory.mktemp("backtest_tiny")
+    _tiny_warehouse(work / "tiny.duckdb")
+    project = DbtProject(duckdb_path=work / "tiny.duckdb", target_path=work / "target",
+                         dbt_vars={"as_of": AS_OF.isoformat(), "backtest_horizon_days": 30,
+                                   "backtest_k": 2})
+    project.invoke(["run", "--quiet", "--select", *BACKTEST_MODELS])
+    return project
+
+
+def test_metrics_by_hand(tiny: DbtProject) -> None:
+    frame, population = compute_metrics(tiny)
     rows = frame.set_index("strategy")
     assert list(frame["strategy"]) == list(STRATEGIES)
     assert population == {"population_customers": 2, "buyers_in_horizon": 2,
@@ -143,12 +166,10 @@ def test_metrics_by_hand(tmp_path: Path) -> None:
     assert engine["match_rate_vs_heuristic"] == pytest.approx(2 / 3)
 
 
-def test_calibration_by_hand(tmp_path: Path) -> None:
+def test_calibration_by_hand(tiny: DbtProject) -> None:
     """Every candidate of the population (not only the top K), by decile of the score within
     (strategy, re-buy or new item); c3 is outside the population and never counts."""
-    db = tmp_path / "tiny.duckdb"
-    _tiny_warehouse(db)
-    frame = compute_calibration(db, AS_OF, horizon_days=30)
+    frame = compute_calibration(tiny)
     assert list(dict.fromkeys(frame["strategy"])) == list(PROBABILITY_STRATEGIES)
     cells = {(row["strategy"], row["candidate_type"],
               None if pd.isna(row["decile"]) else int(row["decile"])):
@@ -178,11 +199,9 @@ def test_calibration_by_hand(tmp_path: Path) -> None:
     assert not cells, cells
 
 
-def test_write_result_formats(tmp_path: Path) -> None:
-    db = tmp_path / "tiny.duckdb"
-    _tiny_warehouse(db)
-    frame, population = compute_metrics(db, AS_OF, horizon_days=30, k=2)
-    calibration = compute_calibration(db, AS_OF, horizon_days=30)
+def test_write_result_formats(tiny: DbtProject, tmp_path: Path) -> None:
+    frame, population = compute_metrics(tiny)
+    calibration = compute_calibration(tiny)
     result = BacktestResult(frame, AS_OF, 30, 2, tmp_path, {"lift_weight": 0.5}, population,
                             calibration)
     csv = backtest.write_result(result, tmp_path / "out" / "bt.csv")

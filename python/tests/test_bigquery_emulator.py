@@ -18,7 +18,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from vehicle_recs.bigquery_emulator import (
+from vehicle_recs.bigquery_io import raw_columns
+from vehicle_recs.project import DbtError, DbtProject
+from vehicle_recs_dev.bigquery_emulator import (
     RAW_DATASET,
     Emulator,
     EmulatorDbtProject,
@@ -29,8 +31,6 @@ from vehicle_recs.bigquery_emulator import (
     table_csv,
     write_profile,
 )
-from vehicle_recs.bigquery_gate import raw_columns
-from vehicle_recs.project import DbtError, DbtProject
 
 pytestmark = [pytest.mark.emulator, pytest.mark.slow]
 

@@ -1,5 +1,6 @@
 """The offline BigQuery gate: it passes on the project and fails on DuckDB-only SQL, functions
-BigQuery lacks, unknown columns and tables, and seed types a BigQuery load rejects."""
+BigQuery lacks, unknown columns and tables, and seed types a BigQuery load rejects; its dev entry
+point (`python -m vehicle_recs_dev.bigquery_gate`) prints the problems and fails on any."""
 
 from __future__ import annotations
 
@@ -8,17 +9,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlglot import exp
 from sqlglot.schema import MappingSchema
 
-from vehicle_recs.bigquery_gate import (
+from vehicle_recs.project import find_project_dir
+from vehicle_recs_dev import bigquery_gate
+from vehicle_recs_dev.bigquery_gate import (
     BigQueryGateError,
+    GateResult,
+    Problem,
     check_manifest,
     check_sql,
     compile_for_bigquery,
     run_gate,
 )
-from vehicle_recs.project import find_project_dir
 
 RAW = "`proj`.`vehicle_recs_raw`"
 
@@ -132,6 +137,51 @@ def test_seed_types_must_load_on_bigquery() -> None:
                                                               "status": "STRING"}})
     assert [p.node for p in result.problems] == ["tiers"]
     assert "varchar" in result.problems[0].message
+
+
+# ------------------------------------------------------------------------------------------------
+# The dev entry point (run_gate replaced: its own tests are below)
+
+
+def _gate_main(monkeypatch: pytest.MonkeyPatch, outcome: GateResult | BigQueryGateError,
+               args: list[str]) -> tuple[Any, list[tuple[Path | None, float]]]:
+    calls: list[tuple[Path | None, float]] = []
+
+    def fake_run_gate(*, work_dir: Path | None, timeout: float) -> GateResult:
+        calls.append((work_dir, timeout))
+        if isinstance(outcome, BigQueryGateError):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(bigquery_gate, "run_gate", fake_run_gate)
+    return CliRunner().invoke(bigquery_gate.main, args), calls
+
+
+def test_entry_point_passes_with_the_options(monkeypatch: pytest.MonkeyPatch,
+                                             tmp_path: Path) -> None:
+    result, calls = _gate_main(monkeypatch, GateResult(checked=["stg_orders", "child"]),
+                               ["--keep", str(tmp_path), "--timeout", "12"])
+    assert result.exit_code == 0, result.output
+    assert "BigQuery gate passed: 2 models and tests checked" in result.output
+    assert calls == [(tmp_path, 12.0)]
+    _, calls = _gate_main(monkeypatch, GateResult(checked=["child"]), [])
+    assert calls == [(None, bigquery_gate.COMPILE_TIMEOUT_SECONDS)]
+
+
+def test_entry_point_prints_every_problem_and_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = GateResult(checked=["stg_orders", "child"],
+                       problems=[Problem("child", "unknown column or table: status"),
+                                 Problem("tiers", "seed column tier has type `varchar`")])
+    result, _ = _gate_main(monkeypatch, found, [])
+    assert result.exit_code == 1
+    assert "child: unknown column or table: status" in result.output
+    assert "tiers: seed column tier has type `varchar`" in result.output
+    assert "2 BigQuery problem(s) in 2 checked models and tests" in result.output
+    assert "passed" not in result.output
+
+    result, _ = _gate_main(monkeypatch, BigQueryGateError("BigQuery compile failed: boom"), [])
+    assert result.exit_code == 1
+    assert "BigQuery compile failed: boom" in result.output
 
 
 # ------------------------------------------------------------------------------------------------

@@ -34,7 +34,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from vehicle_recs import bigquery_io, runner
-from vehicle_recs.bigquery_emulator import (
+from vehicle_recs.bigquery_io import LOG_TABLE, BigQueryTarget
+from vehicle_recs.cli import main
+from vehicle_recs.contract import RAW_SCHEMAS, RawDataError
+from vehicle_recs.project import DbtProject
+from vehicle_recs.warehouse import open_warehouse
+from vehicle_recs_dev.bigquery_emulator import (
     Emulator,
     bigquery_client,
     compare_rows,
@@ -42,11 +47,6 @@ from vehicle_recs.bigquery_emulator import (
     read_emulator,
     write_profile,
 )
-from vehicle_recs.bigquery_io import LOG_TABLE, BigQueryTarget
-from vehicle_recs.cli import main
-from vehicle_recs.contract import RAW_SCHEMAS, RawDataError
-from vehicle_recs.project import DbtProject
-from vehicle_recs.warehouse import open_warehouse
 
 MODELS_DATASET = "recs_prod"  # this module's datasets on the shared emulator
 RAW_DATASET = "recs_raw"

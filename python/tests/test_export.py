@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vehicle_recs import export
+from vehicle_recs.arms import ArmContext
 from vehicle_recs.cli import cli, main
 from vehicle_recs.export import (
     BRAZE_LIMITS,
@@ -38,8 +39,8 @@ from vehicle_recs.export import (
 )
 from vehicle_recs.payloads import content_code
 from vehicle_recs.runner import make_payloads, write_outputs
-from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import ArmContext, ArmWeights
+from vehicle_recs.settings import load_selection
+from vehicle_recs.treatments import ArmWeights
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
 CAMPAIGN = "spring-24"
@@ -80,7 +81,7 @@ def write_run(out: Path, customers: int = CUSTOMERS) -> Path:
     context = ArmContext(campaign_id=CAMPAIGN, as_of=date(2024, 3, 1),
                          candidates=candidates(customers))
     weights = ArmWeights.from_mapping({"personalized": 2, "bandit": 1, "control": 0.3}, "t")
-    result = make_payloads(context, model_version="0.1.0+test", rules=load_rules(),
+    result = make_payloads(context, model_version="0.1.0+test", rules=load_selection(),
                            weights=weights)
     write_outputs(result, out)
     return out

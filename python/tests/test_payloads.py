@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -15,11 +16,9 @@ from vehicle_recs.payloads import (
     PayloadValidationError,
     build_payloads,
     check_guardrails,
-    check_template,
     check_written,
     content_code,
     flat_items,
-    load_config,
     load_schema,
     price_text,
     validate_file,
@@ -28,6 +27,7 @@ from vehicle_recs.payloads import (
     write_jsonl,
 )
 from vehicle_recs.preview import render_preview
+from vehicle_recs.settings import check_template, load_payloads
 
 SUFFIXES = {"B": "black finish", "R": "red finish"}
 
@@ -63,7 +63,7 @@ def picked(**overrides: object) -> pa.Table:
 
 def build(table: pa.Table | None = None) -> pa.Table:
     return build_payloads(table if table is not None else picked(), "spring-24", "0.1.0+abc",
-                          "2024-03-01", SUFFIXES, load_config())
+                          "2024-03-01", SUFFIXES, load_payloads())
 
 
 def test_payload_shape_and_fields() -> None:
@@ -96,10 +96,11 @@ def test_templates_never_show_the_arm() -> None:
         check_template("utm_content={treatment}")
     with pytest.raises(ValueError, match=r"unknown placeholder \{arm\}"):
         check_template("utm_content={arm}")
-    config = load_config()
-    config["tracking"] = {**config["tracking"], "utm_content": "{treatment}"}
-    with pytest.raises(ValueError, match="treatment"):
-        build_payloads(picked(), "spring-24", "0.1.0+abc", "2024-03-01", SUFFIXES, config)
+    config = load_payloads()
+    with pytest.raises(ValueError, match=r"tracking.utm_content: .*\{treatment\}"):
+        replace(config, tracking={**config.tracking, "utm_content": "{treatment}"})
+    with pytest.raises(ValueError, match="treatment"):  # and the builder checks it again
+        payload_module._fill("utm_content={treatment}", {}, 1)
     leaked = build().to_pylist()
     leaked[0]["items"][0]["url"] = leaked[0]["items"][0]["url"].replace(
         content_code("spring-24", "personalized"), "personalized")

@@ -21,14 +21,16 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from vehicle_recs import bandit, runner
+from vehicle_recs import runner
+from vehicle_recs.arms import ArmContext
 from vehicle_recs.cli import main
 from vehicle_recs.contract import RAW_SCHEMAS
 from vehicle_recs.payloads import load_schema
 from vehicle_recs.project import DbtError, DbtProject
-from vehicle_recs.selection import load_rules
-from vehicle_recs.treatments import ArmContext, load_weights
+from vehicle_recs.settings import load_bandit, load_selection
+from vehicle_recs.treatments import load_weights
 from vehicle_recs.warehouse import open_warehouse
+from vehicle_recs_dev.payload_checks import fitment_violations
 
 OUTPUTS = ("payloads.jsonl", "assignments.csv", "payload_items.parquet", "preview.html",
            "summary.json")
@@ -167,6 +169,22 @@ def test_unwritable_assignment_log_stops_before_the_build(
 
 
 @pytest.mark.slow
+def test_apparel_cap_above_the_candidate_pool_is_one_line_before_the_build(
+        xs_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """selection.json lets an email show 1 apparel product; a pool of 0 (--var) contradicts it."""
+    monkeypatch.setenv("VEHICLE_RECS_DUCKDB_PATH", str(tmp_path / "xs.duckdb"))
+    monkeypatch.setenv("DBT_TARGET_PATH", str(tmp_path / "target"))
+    monkeypatch.setenv("VEHICLE_RECS_ASSIGNMENT_LOG", str(tmp_path / "log"))
+    code = main(["run", "--raw", str(xs_raw), "--out", str(tmp_path / "out"), "--var",
+                 "max_apparel_candidates=0"])
+    assert code == 2
+    line = one_error_line(capsys)
+    assert "department_caps.apparel = 1 exceeds dbt var max_apparel_candidates = 0" in line
+    assert not (tmp_path / "out").exists() and not (tmp_path / "xs.duckdb").exists()
+
+
+@pytest.mark.slow
 def test_a_second_run_stops_naming_the_run_holding_the_checkout(
         xs_raw: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
@@ -215,7 +233,7 @@ def test_two_runs_at_once_in_one_checkout_do_not_mix(xs_raw: Path, tmp_path: Pat
     summary = json.loads((tmp_path / winner / "summary.json").read_text())
     assert summary["campaign_id"] == f"camp-{winner}"
     # every item fits a vehicle of its customer in the winner's own raw data
-    assert runner.fitment_violations(tmp_path / winner / "payloads.jsonl", raws[winner]) == 0
+    assert fitment_violations(tmp_path / winner / "payloads.jsonl", raws[winner]) == 0
     assert sorted(path.name for path in (tmp_path / "log").iterdir()) == [
         f"camp-{winner}.parquet"]
 
@@ -283,8 +301,8 @@ def test_run_writes_every_output(xs_run: dict) -> None:
     # freshness of the timestamped raw tables, measured against today's clock: reported, the
     # run went on (the synthetic data ends on 2026-10-31; future-dated dirty rows are ignored)
     freshness = summary["source_freshness"]
-    assert set(freshness) == {"orders", "customers", "customer_vehicles", "email_sends",
-                              "email_events"}
+    assert set(freshness) == {"orders", "customers", "customer_vehicles", "products",
+                              "email_sends", "email_events"}
     assert all(row["status"] in {"pass", "warn", "error"} for row in freshness.values())
     assert 0 < freshness["orders"]["age_days"] < 400  # a row dated 2089 would be negative
     stale = [name for name, row in freshness.items() if row["status"] != "pass"]
@@ -328,7 +346,7 @@ def test_every_payload_validates_and_keeps_the_rules(xs_run: dict) -> None:
             vehicles = [item["vehicle_id"] for item in row["items"] if item["vehicle_id"]]
             assert (row["vehicle"] or {}).get("vehicle_id") == (vehicles or [None])[0]
     assert len({row["customer_id"] for row in rows}) == len(rows)
-    assert runner.fitment_violations(out / "payloads.jsonl", xs_run["raw"]) == 0
+    assert fitment_violations(out / "payloads.jsonl", xs_run["raw"]) == 0
 
 
 @pytest.mark.slow
@@ -345,7 +363,7 @@ def test_forced_treatment_on_the_built_model(xs_run: dict) -> None:
     warehouse = open_warehouse(work / "target", work / "xs.duckdb")
     context = ArmContext(campaign_id="forced", as_of=date(2024, 1, 1),
                          candidates=warehouse.read_candidates(), warehouse=warehouse)
-    result = runner.make_payloads(context, model_version="t", rules=load_rules(items=4),
+    result = runner.make_payloads(context, model_version="t", rules=load_selection(items=4),
                                   weights=load_weights(), forced="random")
     treatments = set(result.payloads["treatment"].to_pylist())
     assert treatments == {"random"}
@@ -390,13 +408,13 @@ def test_bandit_payloads_carry_strategy_context_and_propensity(xs_run: dict) -> 
     mine = [row for row in rows if row["treatment"] == "bandit"]
     others = [row for row in rows if row["treatment"] != "bandit"]
     assert mine and others
-    strategies = set(bandit.load_config().strategies)
+    strategies = set(load_bandit().strategies)
     for row in mine:
         assert row["strategy"] in strategies
         assert row["context"]
         assert 0 < row["strategy_propensity"] <= 1
     makes = {row["vehicle"]["make"] for row in rows if row["vehicle"]}
-    assert {row["context"] for row in mine} <= makes | {bandit.load_config().no_context}
+    assert {row["context"] for row in mine} <= makes | {load_bandit().no_context}
     assert all(row["strategy"] is None and row["strategy_propensity"] is None
                for row in others)
     summary = json.loads((xs_run["out"] / "summary.json").read_text())

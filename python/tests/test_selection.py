@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vehicle_recs.selection import SelectionRules, load_rules, select_items
-
-DEPARTMENTS = ["hard_parts", "apparel", "accessories", "tools", "gift_cards"]
+from vehicle_recs.contract import APPAREL, DEPARTMENTS, GIFT_CARDS
+from vehicle_recs.selection import select_items
+from vehicle_recs.settings import SelectionRules, load_selection
 
 
 def frame(rows: list[dict]) -> pa.Table:
@@ -47,7 +47,7 @@ def build(rows: list[dict]) -> pa.Table:
     return frame(out)
 
 
-RULES = SelectionRules(items=6, department_caps={"apparel": 1, "gift_cards": 0},
+RULES = SelectionRules(items=6, department_caps={APPAREL: 1, GIFT_CARDS: 0},
                        max_per_category=None)
 
 
@@ -55,7 +55,7 @@ RULES = SelectionRules(items=6, department_caps={"apparel": 1, "gift_cards": 0},
 @given(candidate_rows, st.integers(1, 8), st.one_of(st.none(), st.integers(1, 3)))
 def test_selection_properties(rows: list[dict], k: int, per_category: int | None) -> None:
     table = build(rows)
-    rules = SelectionRules(items=k, department_caps={"apparel": 1, "gift_cards": 0},
+    rules = SelectionRules(items=k, department_caps={APPAREL: 1, GIFT_CARDS: 0},
                            max_per_category=per_category)
     picked = select_items(table, rules).to_pylist()
     originals = {(r["customer_id"], r["sku"]): r for r in table.to_pylist()}
@@ -72,8 +72,8 @@ def test_selection_properties(rows: list[dict], k: int, per_category: int | None
         families = [item["family_id"] for item in items]
         assert len(families) == len(set(families))  # at most one SKU per family per email
         departments = [item["department"] for item in items]
-        assert departments.count("gift_cards") == 0
-        assert departments.count("apparel") <= 1
+        assert departments.count(GIFT_CARDS) == 0
+        assert departments.count(APPAREL) <= 1
         if per_category is not None:
             categories = [item["category"] for item in items]
             assert max(categories.count(c) for c in categories) <= per_category
@@ -126,11 +126,11 @@ def test_ties_on_rank_break_by_sku() -> None:
 
 
 def test_shipped_rules_and_bad_k() -> None:
-    rules = load_rules()
-    assert rules.items == 6 and rules.department_caps["gift_cards"] == 0
-    assert load_rules(items=3).items == 3
+    rules = load_selection()
+    assert rules.items == 6 and rules.department_caps[GIFT_CARDS] == 0
+    assert load_selection(items=3).items == 3
     with pytest.raises(ValueError, match="--items"):
-        load_rules(items=0)
+        load_selection(items=0)
 
 
 def test_empty_candidates() -> None:

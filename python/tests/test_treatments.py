@@ -9,9 +9,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from vehicle_recs.arms import ARM_SCHEMA, ArmContext
 from vehicle_recs.treatments import (
-    ARM_SCHEMA,
-    ArmContext,
     ArmWeights,
     assign,
     get_arm,

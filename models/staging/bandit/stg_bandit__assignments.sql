@@ -1,16 +1,18 @@
 {#-
     The log is read only when the target's log var is set (see _bandit__sources.yml); otherwise
-    an empty relation with the same columns keeps every downstream model building.
+    an empty relation with the same columns keeps every downstream model building. The source is
+    named outside the `if` so that lineage always shows it (naming a relation does not read it).
 -#}
 {%- set log_location = var('assignment_log_dataset') if target.type == 'bigquery'
     else var('assignment_log_dir') -%}
+{%- set assignment_log = source('bandit', 'assignment_log') -%}
 
 with
 
 source as (
 
     {% if log_location %}
-        select * from {{ source('bandit', 'assignment_log') }}
+        select * from {{ assignment_log }}
     {% else %}
         select
             cast(null as {{ dbt.type_string() }}) as campaign_id,

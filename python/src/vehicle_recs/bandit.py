@@ -1,6 +1,6 @@
 """The bandit arm's brain: Thompson sampling over recommendation strategies, per context.
 
-Design (issue 6; settings in `config/bandit.json`):
+Design (issue 6; settings in `config/bandit.json`, read and checked by settings.py):
 
 - **Strategies** are the re-rankings registered in `strategies.py`; the config names the ones the
   bandit may choose.
@@ -29,21 +29,19 @@ Design (issue 6; settings in `config/bandit.json`):
   `propensity` (P(arm = bandit), like every arm, for the readout's per-arm off-policy estimate)
   and adds `strategy`, `context` and `strategy_propensity` = P(strategy | context, arm = bandit).
   The assignment log also stores the joint probability `propensity` = arm x strategy.
-- **Off-policy evaluation** of each strategy (`off_policy_estimates`): over the logged bandit
-  sends, IPS = mean of [strategy_i = s] * click_i / p_i and SNIPS = sum([s] * click / p) /
-  sum([s] / p), with normal-approximation intervals (delta method for SNIPS) — the same
-  arithmetic as the dbt mart `rpt_bandit_strategy_off_policy`.
+- **Off-policy evaluation** of each strategy is the dbt mart `rpt_bandit_strategy_off_policy`:
+  over the logged bandit sends, IPS = mean of [strategy_i = s] * click_i / p_i and SNIPS =
+  sum([s] * click / p) / sum([s] / p), with normal-approximation intervals (delta method for
+  SNIPS). The tests check it against a Python reference of the same arithmetic
+  (`vehicle_recs_dev.bandit_reference`, under python/dev: not part of the installed package).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -53,10 +51,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from vehicle_recs.strategies import known_strategies
+from vehicle_recs.settings import BanditConfig
 
 EVIDENCE_MODEL = "fct_bandit_evidence"
-CONFIG_RESOURCE = "config/bandit.json"
 
 # The product's assignment log (one Parquet file per campaign; dbt source bandit.assignment_log).
 ASSIGNMENT_LOG_SCHEMA = pa.schema([
@@ -77,57 +74,6 @@ DECISION_SCHEMA = pa.schema([
     ("strategy", pa.string()),
     ("strategy_propensity", pa.float64()),
 ])
-
-
-@dataclass(frozen=True)
-class BanditConfig:
-    strategies: tuple[str, ...] = tuple(known_strategies())
-    context: str = "vehicle_make"
-    no_context: str = "none"
-    prior_alpha: float = 1.0
-    prior_beta: float = 250.0
-    priors: Mapping[str, tuple[float, float]] = field(default_factory=dict)
-    propensity_draws: int = 4000
-    min_propensity: float = 0.02
-    seed: int = 0
-    salt: str = "vehicle_recs/bandit/v1"
-
-    def __post_init__(self) -> None:
-        known = set(known_strategies())
-        unknown = [name for name in self.strategies if name not in known]
-        if unknown or not self.strategies:
-            raise ValueError(f"bandit strategies must be registered ones, got {unknown or '[]'} "
-                             f"(known: {', '.join(sorted(known))})")
-        if len(set(self.strategies)) != len(self.strategies):
-            raise ValueError("bandit strategies are listed twice")
-        for name, (alpha, beta) in {**self.priors, "default": (self.prior_alpha,
-                                                               self.prior_beta)}.items():
-            if not (alpha > 0 and beta > 0):
-                raise ValueError(f"bandit prior for '{name}' must have alpha, beta > 0")
-        if self.propensity_draws < 100:
-            raise ValueError("propensity_draws must be at least 100")
-        if not 0 <= self.min_propensity * len(self.strategies) < 1:
-            raise ValueError("min_propensity x number of strategies must be in [0, 1)")
-
-    def prior(self) -> tuple[np.ndarray, np.ndarray]:
-        """Prior alpha and beta per strategy (config order)."""
-        pairs = [self.priors.get(name, (self.prior_alpha, self.prior_beta))
-                 for name in self.strategies]
-        return (np.array([a for a, _ in pairs], dtype=np.float64),
-                np.array([b for _, b in pairs], dtype=np.float64))
-
-
-def load_config(path: Path | None = None, **overrides: Any) -> BanditConfig:
-    """Bandit settings from JSON (default: `config/bandit.json` shipped in the package)."""
-    if path is None:
-        text = resources.files("vehicle_recs").joinpath(CONFIG_RESOURCE).read_text()
-    else:
-        text = path.read_text(encoding="utf-8")
-    raw: dict[str, Any] = {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
-    raw.update(overrides)
-    raw["strategies"] = tuple(raw.get("strategies", known_strategies()))
-    raw["priors"] = {str(k): (float(v[0]), float(v[1])) for k, v in raw.get("priors", {}).items()}
-    return BanditConfig(**raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,22 +184,6 @@ def decide(customer_ids: Sequence[str], contexts: Sequence[str], campaign_id: st
     }, schema=DECISION_SCHEMA)
 
 
-def policy_table(evidence: pd.DataFrame | None, contexts: Sequence[str], campaign_id: str,
-                 config: BanditConfig) -> pd.DataFrame:
-    """P(strategy | context) for every context and strategy (one row each): for summaries."""
-    names = sorted(set(contexts))
-    alpha, beta = posterior(evidence, names, config)
-    propensities = thompson_propensities(alpha, beta, config.propensity_draws,
-                                         campaign_rng(campaign_id, config.seed),
-                                         config.min_propensity)
-    return pd.DataFrame({
-        "context": np.repeat(names, len(config.strategies)),
-        "strategy": np.tile(config.strategies, len(names)),
-        "posterior_mean": (alpha / (alpha + beta)).ravel(),
-        "strategy_propensity": propensities.ravel(),
-    })
-
-
 def read_evidence(warehouse: Any) -> pd.DataFrame | None:
     """`fct_bandit_evidence` through the warehouse; None when the model is not in the project."""
     try:
@@ -339,48 +269,3 @@ def write_assignment_log(rows: pa.Table, log_dir: Path, campaign_id: str) -> Pat
     with atomic_path(path) as temp:
         pq.write_table(rows.cast(ASSIGNMENT_LOG_SCHEMA), temp)
     return path
-
-
-# ---------------------------------------------------------------------------------------------
-# off-policy evaluation
-
-
-def off_policy_estimates(logged_strategy: Sequence[str] | np.ndarray,
-                         propensity: Sequence[float] | np.ndarray,
-                         reward: Sequence[float] | np.ndarray,
-                         strategies: Sequence[str], z: float = 1.959964) -> pd.DataFrame:
-    """IPS and self-normalized IPS of each strategy's CTR per send, with normal intervals.
-
-    n logged sends with strategy a_i, logged P(a_i | context) p_i and reward r_i (0/1). For a
-    strategy s, z_i = [a_i = s] r_i / p_i: IPS = mean(z), standard error sd(z) / sqrt(n);
-    SNIPS = sum([a_i = s] r_i / p_i) / sum([a_i = s] / p_i), standard error by the delta method
-    sqrt(sum w_i^2 (r_i - SNIPS)^2) / sum w_i over the strategy's sends (w_i = 1 / p_i).
-    """
-    chosen = np.asarray(logged_strategy, dtype=object)
-    p = np.asarray(propensity, dtype=np.float64)
-    r = np.asarray(reward, dtype=np.float64)
-    n = len(chosen)
-    rows = []
-    for name in strategies:
-        mine = chosen == name
-        weight = np.where(mine, 1.0 / p, 0.0)
-        z_values = weight * r
-        ips = z_values.sum() / n if n else np.nan
-        ips_se = z_values.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
-        total = weight.sum()
-        snips = (z_values.sum() / total) if total > 0 else np.nan
-        snips_se = (np.sqrt(np.sum(weight**2 * (r - snips) ** 2)) / total) if total > 0 \
-            else np.nan
-        rows.append({
-            "strategy": name,
-            "logged_send_count": n,
-            "strategy_send_count": int(mine.sum()),
-            "clicked_send_count": int((mine & (r > 0)).sum()),
-            "ips_ctr": ips,
-            "ips_ctr_lower": max(0.0, ips - z * ips_se) if n > 1 else np.nan,
-            "ips_ctr_upper": ips + z * ips_se if n > 1 else np.nan,
-            "snips_ctr": snips,
-            "snips_ctr_lower": max(0.0, snips - z * snips_se) if total > 0 else np.nan,
-            "snips_ctr_upper": min(1.0, snips + z * snips_se) if total > 0 else np.nan,
-        })
-    return pd.DataFrame(rows)

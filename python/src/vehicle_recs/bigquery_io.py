@@ -13,7 +13,8 @@ dataset, beside the other inputs of the build; passed as var `assignment_log_dat
 table exists).
 
 Every load is a CSV load job with an explicit schema derived from the contract
-(`contract.RAW_SCHEMAS`, `bandit.ASSIGNMENT_LOG_SCHEMA`). CSV because it is the one format both
+(`contract.RAW_SCHEMAS`, `bandit.ASSIGNMENT_LOG_SCHEMA`; `bigquery_type` maps each Arrow type,
+`raw_columns` gives the raw tables in BigQuery types). CSV because it is the one format both
 BigQuery and the local emulator load, so the path the tests run is the path production runs.
 The CSV is written vectorized by Arrow (`csv_bytes`) in the spelling both accept: strings always
 quoted (so '' stays '' and NULL is an empty unquoted field), plain decimals, timestamps as UTC
@@ -50,8 +51,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vehicle_recs.bandit import ASSIGNMENT_LOG_SCHEMA
-from vehicle_recs.bigquery_gate import bigquery_type, raw_columns
-from vehicle_recs.contract import RawDataError, check_raw_dir, raw_path
+from vehicle_recs.contract import RAW_SCHEMAS, RawDataError, check_raw_dir, raw_path
 from vehicle_recs.project import DbtProject
 
 PROFILE_NAME = "vehicle_recs"  # dbt_project.yml `profile:`
@@ -129,6 +129,35 @@ def connect(project: DbtProject | None = None, target: str | None = None,
                           dataset=str(credentials.schema), raw_dataset=raw_dataset,
                           log_dataset=os.environ.get(LOG_DATASET_ENV) or raw_dataset,
                           location=credentials.location)
+
+
+# ------------------------------------------------------------------------------------------------
+# BigQuery types of the contract
+
+
+def bigquery_type(arrow_type: pa.DataType) -> str:
+    """The BigQuery type for a contract (pyarrow) type."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return "STRING"
+    if pa.types.is_integer(arrow_type):
+        return "INT64"
+    if pa.types.is_boolean(arrow_type):
+        return "BOOL"
+    if pa.types.is_floating(arrow_type):
+        return "FLOAT64"
+    if pa.types.is_decimal(arrow_type):
+        return "NUMERIC"
+    if pa.types.is_timestamp(arrow_type):
+        return "TIMESTAMP"
+    if pa.types.is_date(arrow_type):
+        return "DATE"
+    raise ValueError(f"no BigQuery type for {arrow_type}")
+
+
+def raw_columns() -> dict[str, dict[str, str]]:
+    """The raw tables of the contract as {table: {column: BigQuery type}}."""
+    return {table: {f.name: bigquery_type(f.type) for f in schema}
+            for table, schema in RAW_SCHEMAS.items()}
 
 
 # ------------------------------------------------------------------------------------------------

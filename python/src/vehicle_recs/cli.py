@@ -248,25 +248,6 @@ def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None,
     click.echo(f"dbt build passed ({project.duckdb_path})")
 
 
-@cli.command("check-bigquery")
-@click.option("--keep", "work_dir", type=click.Path(path_type=Path), default=None,
-              help="Keep the BigQuery target folder (manifest, compiled SQL) here.")
-@click.option("--timeout", type=float, default=300.0, show_default=True,
-              help="Seconds the offline compile may take before it counts as a hang.")
-def check_bigquery(work_dir: Path | None, timeout: float) -> None:
-    """Compile for BigQuery offline and check every model and test with sqlglot (no credentials)."""
-    from vehicle_recs.bigquery_gate import BigQueryGateError, run_gate
-
-    with _status("dbt compile --target prod (offline) + sqlglot checks"):
-        result = run_gate(work_dir=work_dir, timeout=timeout)
-    for problem in result.problems:
-        click.echo(str(problem))
-    if result.problems:
-        raise BigQueryGateError(f"{len(result.problems)} BigQuery problem(s) in "
-                                f"{len(result.checked)} checked models and tests")
-    click.echo(f"BigQuery gate passed: {len(result.checked)} models and tests checked")
-
-
 @cli.command()
 @target_option
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,

@@ -77,7 +77,13 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "email_events": ("event_id",),
 }
 
-DEPARTMENTS = ("hard_parts", "apparel", "accessories", "tools", "gift_cards")
+# Product departments (products.department): code compares against these names, never literals.
+HARD_PARTS = "hard_parts"
+APPAREL = "apparel"  # capped per email (selection.json) and per candidate pool (dbt var)
+ACCESSORIES = "accessories"
+TOOLS = "tools"
+GIFT_CARDS = "gift_cards"  # never emailed
+DEPARTMENTS = (HARD_PARTS, APPAREL, ACCESSORIES, TOOLS, GIFT_CARDS)
 ORDER_STATUSES = ("completed", "cancelled", "returned")
 EVENT_TYPES = ("delivered", "open", "click", "unsubscribe", "bounce")
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,13 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from vehicle_recs.settings import PLACEHOLDER, PayloadsConfig, check_template
 from vehicle_recs.variants import variant_labels
 
 SCHEMA_RESOURCE = "schemas/payload.schema.json"
-CONFIG_RESOURCE = "config/payloads.json"
-PLACEHOLDER = re.compile(r"\{(\w+)\}")
-# What a URL template may name: {content} is the opaque code of (campaign, arm), never the arm.
-PLACEHOLDERS = ("campaign_id", "content", "sku")
 CONTENT_CODE_LENGTH = 12
 
 
@@ -47,15 +43,6 @@ def load_schema() -> dict[str, Any]:
     schema: dict[str, Any] = json.loads(
         resources.files("vehicle_recs").joinpath(SCHEMA_RESOURCE).read_text())
     return schema
-
-
-def load_config(path: Path | None = None) -> dict[str, Any]:
-    if path is None:
-        text = resources.files("vehicle_recs").joinpath(CONFIG_RESOURCE).read_text()
-    else:
-        text = path.read_text(encoding="utf-8")
-    config: dict[str, Any] = json.loads(text)
-    return config
 
 
 # ---------------------------------------------------------------------------------------------
@@ -81,19 +68,11 @@ def content_codes(treatment: pa.Array, campaign_id: str) -> pa.Array:
     return pc.take(codes, pc.index_in(treatment, value_set=arms))
 
 
-def check_template(template: str) -> None:
-    """A URL template names only PLACEHOLDERS; {treatment} would show customers the arm."""
-    for name in PLACEHOLDER.findall(template):
-        if name == "treatment":
-            raise ValueError(f"URL template {template!r}: {{treatment}} would show customers the "
-                             "arm's name; use {content} (an opaque code of campaign and arm)")
-        if name not in PLACEHOLDERS:
-            raise ValueError(f"URL template {template!r}: unknown placeholder {{{name}}} (use "
-                             + ", ".join(f"{{{known}}}" for known in PLACEHOLDERS) + ")")
-
-
 def _fill(template: str, columns: Mapping[str, pa.Array], length: int) -> pa.Array:
-    """Fill {campaign_id}/{content}/{sku} in a template, per row, URL-quoting the values."""
+    """Fill {campaign_id}/{content}/{sku} in a template, per row, URL-quoting the values.
+
+    The template is checked again here (settings checks it on load): a link that names the arm
+    must never be built, whatever the template came from."""
     check_template(template)
     pieces: list[pa.Array | str] = []
     position = 0
@@ -123,7 +102,7 @@ def _url_quoted(values: pa.Array) -> pa.Array:
 
 
 def tracked_urls(product_url: pa.Array, sku: pa.Array, treatment: pa.Array, campaign_id: str,
-                 config: Mapping[str, Any]) -> pa.Array:
+                 config: PayloadsConfig) -> pa.Array:
     """Product URL (or the template's, when the product has none) + utm_* tracking parameters.
 
     The arm (`treatment`) appears only as its opaque `content_code` ({content}).
@@ -134,9 +113,9 @@ def tracked_urls(product_url: pa.Array, sku: pa.Array, treatment: pa.Array, camp
         "content": content_codes(treatment, campaign_id),
         "sku": _url_quoted(sku),
     }
-    fallback = _fill(str(config["product_url_template"]), values, length)
+    fallback = _fill(config.product_url_template, values, length)
     base = pc.coalesce(product_url, fallback)
-    query = "&".join(f"{key}={value}" for key, value in config["tracking"].items())
+    query = "&".join(f"{key}={value}" for key, value in config.tracking.items())
     separator = pc.if_else(pc.fill_null(pc.match_substring(base, "?"), False),
                            pa.scalar("&"), pa.scalar("?"))
     return pc.binary_join_element_wise(base, separator, _fill(query, values, length), "")
@@ -185,7 +164,7 @@ def _first_rows(picked: pa.Table) -> np.ndarray:
 
 
 def item_columns(picked: pa.Table, campaign_id: str, suffixes: Mapping[str, str],
-                 config: Mapping[str, Any]) -> dict[str, pa.Array]:
+                 config: PayloadsConfig) -> dict[str, pa.Array]:
     """The item fields (ITEM_FIELDS) for every picked row."""
     table = picked.combine_chunks()
 
@@ -229,7 +208,7 @@ def _decoded(table: pa.Table) -> pa.Table:
 
 
 def build_payloads(picked: pa.Table, campaign_id: str, model_version: str, as_of: str,
-                   suffixes: Mapping[str, str], config: Mapping[str, Any]) -> pa.Table:
+                   suffixes: Mapping[str, str], config: PayloadsConfig) -> pa.Table:
     """One row per customer with nested `vehicle` and `items`, from picked items.
 
     `picked` holds one row per (customer, item) sorted by customer and `item_rank` (as
@@ -248,7 +227,7 @@ def build_payloads(picked: pa.Table, campaign_id: str, model_version: str, as_of
 
 
 def _build_batch(picked: pa.Table, campaign_id: str, model_version: str, as_of: str,
-                 suffixes: Mapping[str, str], config: Mapping[str, Any]) -> pa.Table:
+                 suffixes: Mapping[str, str], config: PayloadsConfig) -> pa.Table:
     picked = _decoded(picked.combine_chunks())
     items = item_columns(picked, campaign_id, suffixes, config)
     starts = _first_rows(picked)

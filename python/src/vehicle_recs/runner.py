@@ -44,12 +44,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vehicle_recs import __version__, bandit, bandit_arm
+from vehicle_recs.arms import Arm, ArmContext, arm_decisions
 from vehicle_recs.contract import check_raw_dir
 from vehicle_recs.payloads import (
     build_payloads,
     check_guardrails,
     check_written,
-    load_config,
     load_schema,
     validate_file,
     validate_table,
@@ -60,13 +60,17 @@ from vehicle_recs.payloads import (
 )
 from vehicle_recs.preview import render_preview
 from vehicle_recs.project import DbtError, DbtProject
-from vehicle_recs.selection import SelectionRules, load_rules, select_items
+from vehicle_recs.selection import select_items
+from vehicle_recs.settings import (
+    PayloadsConfig,
+    SelectionRules,
+    check_apparel_caps,
+    load_payloads,
+    load_selection,
+)
 from vehicle_recs.treatments import (
-    Arm,
-    ArmContext,
     ArmWeights,
     RandomArm,
-    arm_decisions,
     assign,
     get_arm,
     load_weights,
@@ -164,7 +168,7 @@ def _timed(timings: dict[str, float], step: str) -> Iterator[None]:
 
 def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRules,
                   weights: ArmWeights, forced: str | None = None,
-                  suffixes: dict[str, str] | None = None, config: dict[str, Any] | None = None,
+                  suffixes: dict[str, str] | None = None, config: PayloadsConfig | None = None,
                   progress: Progress = lambda _: None) -> PayloadRun:
     """The payload step: assign arms, rank per arm, pick K items, build and check payloads.
 
@@ -174,7 +178,7 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
     """
     timings: dict[str, float] = {}
     suffixes = suffixes if suffixes is not None else load_suffixes()
-    config = config if config is not None else load_config()
+    config = config if config is not None else load_payloads()
     campaign_id, as_of = context.campaign_id, context.as_of.isoformat()
     candidates = context.candidates
     with _timed(timings, "assign"):
@@ -453,7 +457,7 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     as_of = parse_as_of(options.as_of)
     if options.treatment is not None and not get_arm(options.treatment).sends_email:
         raise ValueError(f"--treatment {options.treatment} sends no email: nothing to write")
-    rules = load_rules(items=options.items)
+    rules = load_selection(items=options.items)
     weights = load_weights()
     # an empty --campaign is an error, not the default campaign
     campaign = (check_campaign_id(options.campaign_id) if options.campaign_id is not None
@@ -512,6 +516,7 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     rules, weights, suffixes = settings
     log, client = where
     project.dbt_vars.update(options.dbt_vars)  # --var first: the run's own vars below win
+    check_apparel_caps(rules, project.var("max_apparel_candidates"))  # before the build
     project.dbt_vars.update(log.dbt_vars())  # earlier campaigns' logs: the bandit's evidence
     if as_of is not None:
         project.dbt_vars["as_of"] = as_of.isoformat()
@@ -562,12 +567,11 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     progress("writing the assignment log")
     with _timed(timings, "assignment_log_write"):
         result.summary["assignment_log"] = log.write(result.assignment_log, campaign)
-    config = load_config()
+    config = load_payloads()
     result.summary["timings_s"] = {**timings, **result.timings}  # write_outputs adds its own
-    write_outputs(result, options.out_dir, progress,
-                  preview_per_arm=int(config.get("preview_emails", 8)),
-                  sample_lines=int(config.get("sample_validation_lines", 100)),
-                  revalidate=bool(config.get("revalidate_written_file", False)))
+    write_outputs(result, options.out_dir, progress, preview_per_arm=config.preview_emails,
+                  sample_lines=config.sample_validation_lines,
+                  revalidate=config.revalidate_written_file)
     return result.summary
 
 
@@ -609,48 +613,3 @@ def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[s
         raise ValueError(
             f"{FINAL_MODEL}: family_id of {len(wrong)} SKU(s) breaks the variant rule "
             f"(e.g. {example['sku']} has family {example['family_id']})")
-
-
-def fitment_violations(payloads_path: Path, raw_dir: Path) -> int:
-    """Payload items that do not fit the vehicle they were picked for, or whose vehicle is not
-    the customer's (garage, or chosen when buying); universal parts fit every vehicle.
-
-    Checked against the raw tables (not the models), for the end-to-end test and `s` checks.
-    """
-    import duckdb
-
-    def raw(table: str) -> str:
-        return "read_parquet('" + str(raw_dir / f"{table}.parquet").replace("'", "''") + "')"
-
-    payloads = str(payloads_path).replace("'", "''")
-    sql = f"""
-        with items as (
-            select payload.customer_id, item.sku, item.vehicle_id
-            from read_json('{payloads}', format = 'newline_delimited') as payload,
-                unnest(payload.items) as unnested(item)
-        ),
-        owned as (
-            select customer_id, vehicle_id from {raw('customer_vehicles')}
-            union
-            select orders.customer_id, lines.vehicle_id
-            from {raw('order_lines')} as lines
-            inner join {raw('orders')} as orders on lines.order_id = orders.order_id
-        ),
-        universal as (select sku from {raw('products')} where is_universal)
-        select count(*) from items
-        where items.vehicle_id is not null and (
-            items.vehicle_id not in (
-                select owned.vehicle_id from owned where owned.customer_id = items.customer_id
-            )
-            or (
-                items.sku not in (select sku from universal)
-                and not exists (
-                    select 1 from {raw('fitment')} as fitment
-                    where fitment.sku = items.sku and fitment.vehicle_id = items.vehicle_id
-                )
-            )
-        )
-    """
-    with duckdb.connect() as con:
-        row = con.execute(sql).fetchone()
-    return int(row[0]) if row else 0

@@ -5,7 +5,9 @@ Rules, applied in this order, each keeping the best-ranked rows (lowest `candida
 
 1. at most one SKU per variant family (the best-ranked member; the SKU itself is never replaced
    by its base or a sibling — the v5.7 bug);
-2. department caps (e.g. apparel at most 1, gift cards never) from `config/selection.json`;
+2. department caps (e.g. apparel at most 1, gift cards never) from `config/selection.json`
+   (settings.SelectionRules; the apparel cap never exceeds the candidate pool's, dbt var
+   max_apparel_candidates);
 3. optionally at most `max_per_category` items of one category (diversity);
 4. the first K that remain, renumbered `item_rank` 1..K.
 
@@ -16,50 +18,14 @@ through the same rules.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vehicle_recs.settings import SelectionRules
+
 SELECTION_KEYS = ("customer_id", "candidate_rank", "sku", "family_id", "department", "category")
-
-
-@dataclass(frozen=True)
-class SelectionRules:
-    """How many items an email shows and what limits its mix."""
-
-    items: int = 6
-    department_caps: Mapping[str, int] = field(default_factory=dict)
-    max_per_category: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.items < 1:
-            raise ValueError(f"--items must be at least 1, got {self.items}")
-        if any(cap < 0 for cap in self.department_caps.values()):
-            raise ValueError("department caps must be >= 0")
-        if self.max_per_category is not None and self.max_per_category < 1:
-            raise ValueError("max_per_category must be >= 1 or null")
-
-
-def load_rules(path: Path | None = None, items: int | None = None) -> SelectionRules:
-    """Rules from a JSON file (default: the one shipped in the package); `items` overrides K."""
-    if path is None:
-        text = resources.files("vehicle_recs").joinpath("config/selection.json").read_text()
-    else:
-        text = path.read_text(encoding="utf-8")
-    config: dict[str, Any] = json.loads(text)
-    return SelectionRules(
-        items=items if items is not None else int(config.get("items", 6)),
-        department_caps={str(k): int(v) for k, v in config.get("department_caps", {}).items()},
-        max_per_category=config.get("max_per_category"),
-    )
 
 
 def _codes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:

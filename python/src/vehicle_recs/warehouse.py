@@ -22,9 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 FINAL_MODEL = "fct_recommendation_candidates"
-BASELINE_MODEL = "fct_baseline_candidates"
-PRODUCTS_MODEL = "stg_shop__products"
-VEHICLES_MODEL = "stg_shop__vehicles"
+RANDOM_ARM_MODEL = "fct_random_arm_candidates"
+PRODUCTS_MODEL = "dim_products"  # the clean catalog as of the build's cut-off
 DIRTY_COUNTS_MODEL = "int_staging_rows_counted_by_flag"
 
 # Display text that repeats across rows (names, URLs, reasons: ~100k distinct values behind 17M
@@ -65,12 +64,13 @@ CANDIDATE_SCHEMA = pa.schema([
     ("as_of_date", pa.date32()),
 ])
 
-# A baseline row joined to the catalog and the vehicle: what the random arm needs for an email.
-BASELINE_SCHEMA = pa.schema([
+# The random arm's rows (fct_random_arm_candidates): a baseline candidate with what an email shows.
+RANDOM_ARM_SCHEMA = pa.schema([
     CANDIDATE_SCHEMA.field(name) for name in (
         "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "score",
         "vehicle_year", "vehicle_make", "vehicle_model", "product_name", "brand", "category",
-        "department", "price_usd", "image_url", "product_url",
+        "department", "price_usd", "image_url", "product_url", "reason_code", "reason",
+        "is_fallback",
     )
 ])
 
@@ -176,60 +176,12 @@ def candidates_sql(relation: Relation) -> str:
             "order by customer_id, candidate_rank")
 
 
-def baseline_sql(baseline: Relation, products: Relation, vehicles: Relation,
-                 strategy: str) -> str:
-    """Baseline rows of one strategy with the product and vehicle fields an email shows, in no
-    particular order (the pick sorts the few customers it keeps).
-
-    Portable SQL (DuckDB and BigQuery): dirty staging rows (duplicates, bad values) are skipped
-    so each SKU and vehicle joins once.
-    """
-    if not strategy.replace("_", "").isalnum():
-        raise ValueError(f"bad baseline strategy name: {strategy!r}")
-    return f"""with
-
-baseline as (
-    select * from {baseline.relation_name}
-    where strategy = '{strategy}'
-),
-
-products as (
-    select * from {products.relation_name}
-    where not is_dirty
-),
-
-vehicles as (
-    select * from {vehicles.relation_name}
-    where not is_dirty
-)
-
-select
-    baseline.customer_id,
-    baseline.candidate_rank,
-    baseline.sku,
-    baseline.family_id,
-    baseline.vehicle_id,
-    baseline.score,
-    vehicles.model_year as vehicle_year,
-    vehicles.make as vehicle_make,
-    vehicles.model_name as vehicle_model,
-    products.product_name,
-    products.brand,
-    products.category,
-    products.department,
-    products.price_usd,
-    products.image_url,
-    products.product_url
-from baseline
-inner join products on baseline.sku = products.sku
-left join vehicles on baseline.vehicle_id = vehicles.vehicle_id"""
-
-
 def catalog_sql(products: Relation, as_of: date) -> str:
     """The clean catalog as of the cut-off, as the model's families see it (a variant whose
-    base SKU is created later is its own family until then)."""
-    return (f"select sku from {products.relation_name} where not is_dirty and "
-            f"(created_at is null or cast(created_at as date) < date '{as_of.isoformat()}')")
+    base SKU is created later is its own family until then): dim_products, built as of the same
+    cut-off; the date filter keeps that explicit."""
+    return (f"select sku from {products.relation_name} where "
+            f"created_at is null or cast(created_at as date) < date '{as_of.isoformat()}'")
 
 
 class Engine(Protocol):
@@ -376,14 +328,16 @@ class Warehouse:
         check_contract(relation, CANDIDATE_SCHEMA)
         return self._read(candidates_sql(relation), CANDIDATE_SCHEMA, FINAL_MODEL)
 
-    def read_baseline(self, strategy: str,
-                      customer_ids: pa.Array | pa.ChunkedArray | None = None) -> pa.Table:
-        """One strategy's baseline rows; only those of `customer_ids` when given (an arm's
-        share of the customers: filtered batch by batch as the rows arrive)."""
-        sql = baseline_sql(self.relation(BASELINE_MODEL), self.relation(PRODUCTS_MODEL),
-                           self.relation(VEHICLES_MODEL), strategy)
+    def read_random_arm(self, customer_ids: pa.Array | pa.ChunkedArray | None = None
+                        ) -> pa.Table:
+        """The random arm's rows (RANDOM_ARM_MODEL), in no particular order (the pick sorts the
+        few customers it keeps); only those of `customer_ids` when given (the arm's share of
+        the customers: filtered batch by batch as the rows arrive)."""
+        relation = self.relation(RANDOM_ARM_MODEL)
+        check_contract(relation, RANDOM_ARM_SCHEMA)
+        sql = f"select {', '.join(RANDOM_ARM_SCHEMA.names)} from {relation.relation_name}"
         keep = None if customer_ids is None else pa.chunked_array([customer_ids]).combine_chunks()
-        return self._read(sql, BASELINE_SCHEMA, f"{BASELINE_MODEL}[{strategy}]", keep)
+        return self._read(sql, RANDOM_ARM_SCHEMA, RANDOM_ARM_MODEL, keep)
 
     def _read(self, sql: str, schema: pa.Schema, what: str,
               customer_ids: pa.Array | None = None) -> pa.Table:
@@ -422,7 +376,7 @@ class Warehouse:
         """Clean products created in [since, as_of): the new arrivals of a run."""
         relation = self.relation(PRODUCTS_MODEL)
         table = self.engine.query(
-            f"select distinct sku from {relation.relation_name} where not is_dirty and "
+            f"select sku from {relation.relation_name} where "
             f"cast(created_at as date) >= date '{since.isoformat()}' and "
             f"cast(created_at as date) < date '{as_of.isoformat()}'")
         return conform(table, pa.schema([("sku", pa.string())]), PRODUCTS_MODEL)["sku"]

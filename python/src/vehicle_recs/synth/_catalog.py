@@ -8,6 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vehicle_recs.contract import ACCESSORIES, GIFT_CARDS, HARD_PARTS
 from vehicle_recs.synth import _config as cfg
 from vehicle_recs.synth._arrow import (
     expand_ranges,
@@ -19,8 +20,6 @@ from vehicle_recs.synth._arrow import (
     weighted_choice,
     with_nulls,
 )
-
-HARD = "hard_parts"
 
 
 @dataclass
@@ -305,7 +304,7 @@ def _replenishment(rng: np.random.Generator, noun_pool: list[str], noun: np.ndar
 def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int,
                   rebuy: float = cfg.DEFAULT_REBUY) -> Catalog:
     cats = cfg.CATEGORIES
-    gift = next(i for i, c in enumerate(cats) if c.department == "gift_cards")
+    gift = next(i for i, c in enumerate(cats) if c.department == GIFT_CARDS)
     shares = np.array([c.share for c in cats])
     n_designs = max(int(round((target - len(cfg.GIFT_CARD_AMOUNTS)) /
                               (1 + 1.6 * cfg.FAMILY_SHARE))), 50)
@@ -315,7 +314,7 @@ def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int,
     ])
     n_designs = len(category)
     dept = np.array([c.department for c in cats])[category]
-    hard = dept == HARD
+    hard = dept == HARD_PARTS
     universal = rng.random(n_designs) < np.array([c.universal_share for c in cats])[category]
     tier_shares = np.array([t[1] for t in cfg.BREADTH_TIERS])
     tier = np.where(hard & ~universal, weighted_choice(rng, tier_shares, n_designs), -1)
@@ -339,7 +338,7 @@ def build_catalog(rng: np.random.Generator, vehicles: Vehicles, target: int,
     width = 5 if n_designs < 40_000 else 6
     low = 10 ** (width - 1)
     number = rng.choice(9 * low, size=n_designs, replace=False) + low
-    family = (hard | (dept == "accessories")) & (rng.random(n_designs) < cfg.FAMILY_SHARE)
+    family = (hard | (dept == ACCESSORIES)) & (rng.random(n_designs) < cfg.FAMILY_SHARE)
     lookalike = ~is_gift & (rng.random(n_designs) < cfg.LOOKALIKE_SHARE)
     member_design, slot = np.nonzero(_members(rng, family, lookalike))
 

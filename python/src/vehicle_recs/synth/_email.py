@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vehicle_recs.contract import EVENT_TYPES
+from vehicle_recs.contract import EVENT_TYPES, GIFT_CARDS, HARD_PARTS
 from vehicle_recs.synth import _config as cfg
 from vehicle_recs.synth._catalog import Catalog
 from vehicle_recs.synth._shop import END_US, Customers
@@ -84,10 +84,10 @@ def build_email(rng: np.random.Generator, scale: cfg.Scale, catalog: Catalog,
     third = max(scale.campaigns // 3, 1)
     versions = ("random-v1", "bandit-v1", "bandit-v2", "bandit-v3")
     dept = catalog.department()
-    active = catalog.is_active & (dept != "gift_cards")
+    active = catalog.is_active & (dept != GIFT_CARDS)
     random_pool = rng.permutation(np.flatnonzero(active))
     # the bandit's strategies favour popular parts: a pool of the most popular active parts
-    popular = np.flatnonzero(active & (dept == "hard_parts"))
+    popular = np.flatnonzero(active & (dept == HARD_PARTS))
     popular = popular[np.argsort(-catalog.popularity[popular], kind="stable")]
     bandit_pool = rng.permutation(popular[: max(min(400, len(popular) // 4), 12)])
     unsubscribed = np.zeros(customers.count, dtype=bool)

@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vehicle_recs.contract import EVENT_TYPES, ORDER_STATUSES, RAW_SCHEMAS, raw_path
+from vehicle_recs.contract import EVENT_TYPES, HARD_PARTS, ORDER_STATUSES, RAW_SCHEMAS, raw_path
 from vehicle_recs.synth import _config as cfg
 from vehicle_recs.synth._arrow import (
     id_width,
@@ -233,7 +233,7 @@ def _introduce_arrivals(rng: np.random.Generator, catalog: Catalog, share: float
     arrived = np.zeros(catalog.count, dtype=bool)
     if share <= 0:
         return arrived
-    pool = np.flatnonzero(catalog.is_active & (catalog.department() == "hard_parts"))
+    pool = np.flatnonzero(catalog.is_active & (catalog.department() == HARD_PARTS))
     picked = pool[rng.random(len(pool)) < share]
     end = int(END_US) - cfg.US_PER_DAY
     catalog.created_us[picked] = rng.integers(end - cfg.ARRIVAL_WINDOW_DAYS * cfg.US_PER_DAY,
@@ -449,7 +449,7 @@ def ground_truth(*, taste: float = cfg.DEFAULT_TASTE, rebuy: float = cfg.DEFAULT
                  new_vehicle: float = cfg.DEFAULT_NEW_VEHICLE) -> dict[str, Any]:
     """The parameters the data is drawn from (what downstream tests may compare against)."""
     check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
-    hard = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == "hard_parts"]
+    hard = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == HARD_PARTS]
     profile, multiplier = season_profile(), season_multiplier(season)
     noun_category = {noun: c.name for c in cfg.CATEGORIES for noun in c.nouns}
     return {

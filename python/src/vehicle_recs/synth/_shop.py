@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from vehicle_recs.contract import ACCESSORIES, APPAREL, GIFT_CARDS, HARD_PARTS, TOOLS
 from vehicle_recs.synth import _config as cfg
 from vehicle_recs.synth._arrow import (
     micros,
@@ -19,7 +20,7 @@ from vehicle_recs.synth._catalog import Catalog, Vehicles
 START_US = micros(cfg.DATA_START)
 END_US = micros(cfg.DATA_END)
 YEAR_US = 365.25 * cfg.US_PER_DAY
-HARD_CATEGORIES = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == "hard_parts"]
+HARD_CATEGORIES = [i for i, c in enumerate(cfg.CATEGORIES) if c.department == HARD_PARTS]
 # Relative shares of the sources of a parts line (the price class and the share of other
 # departments are calibrated per data set so the revenue facts hold).
 FIT_SHARE, NOISE_SHARE, UNIVERSAL_SHARE = 0.80, 0.06, 0.14
@@ -210,12 +211,12 @@ def build_purchase_model(catalog: Catalog, vehicles: Vehicles,
     cum0 = np.concatenate([[0.0], np.cumsum(weight)])
 
     dept = catalog.department()
-    hard = dept == "hard_parts"
-    gift_weight = np.where(dept == "gift_cards", 0.3, 1.0)
+    hard = dept == HARD_PARTS
+    gift_weight = np.where(dept == GIFT_CARDS, 0.3, 1.0)
     u_cum, u_prod = _pool(catalog, hard & catalog.is_universal)
-    o_cum, o_prod = _pool(catalog, np.isin(dept, ["accessories", "tools", "gift_cards"]),
+    o_cum, o_prod = _pool(catalog, np.isin(dept, [ACCESSORIES, TOOLS, GIFT_CARDS]),
                           gift_weight)
-    a_cum, a_prod = _pool(catalog, dept == "apparel")
+    a_cum, a_prod = _pool(catalog, dept == APPAREL)
     model = PurchaseModel(product, cum0, offsets, u_cum, u_prod, o_cum, o_prod, a_cum, a_prod)
     _calibrate(model, catalog, vehicles, customers, key // n_cat, weight)
     return model

@@ -1,6 +1,10 @@
 """The offline BigQuery gate: compile the dbt project for the `prod` (BigQuery) target without
 credentials, then check every compiled model and data test with sqlglot's BigQuery dialect.
 
+CI tooling, not part of the installed package: python/tests/test_bigquery_gate.py runs it, and so
+does `python -m vehicle_recs_dev.bigquery_gate [--keep DIR] [--timeout S]` (`make
+check-bigquery`), which prints every problem and exits 1 on any.
+
 How the compile stays offline: the `prod` output of
 `profiles.yml.example` is used as it is (`method: service-account`); the keyfile is a dummy
 service-account JSON generated in a temporary folder (a throwaway RSA key, never a real secret)
@@ -23,10 +27,10 @@ What each compiled node is checked for (`check_sql`):
    reference; `safe.<fn>` and a few namespaces such as `net.` are allowed). sqlglot alone is not
    enough: it reads DuckDB's `median`, `bool_or`, `len`, `nvl`, `year(...)` as known functions.
 4. No unquoted BigQuery reserved keyword names a column, alias or table.
-5. `sqlglot.optimizer.qualify` against a schema of the raw sources (contract.RAW_SCHEMAS, in
-   BigQuery types), the seeds (their CSV headers) and every upstream model's output columns
-   (found by qualifying and type-annotating the models in DAG order): an unknown column fails,
-   and so does a table that is neither a CTE nor a known relation.
+5. `sqlglot.optimizer.qualify` against a schema of the raw sources (contract.RAW_SCHEMAS in
+   BigQuery types, `bigquery_io.raw_columns`), the seeds (their CSV headers) and every upstream
+   model's output columns (found by qualifying and type-annotating the models in DAG order): an
+   unknown column fails, and so does a table that is neither a CTE nor a known relation.
 6. Seeds: every `column_types` entry is a type a BigQuery load job takes (`varchar`, `bigint`,
    `double`, `decimal(12,2)` are DuckDB names BigQuery refuses).
 
@@ -55,6 +59,8 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
+import click
+
 from vehicle_recs.project import DbtError
 
 # Dummy values for the `prod` output of profiles.yml.example; nothing is ever sent to them.
@@ -72,6 +78,8 @@ HANG_HINT = (
 
 # Words in a failed compile's error that point at a warehouse query rather than at the SQL.
 WAREHOUSE_WORDS = ("refresh", "token", "credential", "connection", "database error", "transport")
+# The folder holding the vehicle_recs_dev package: on the compile subprocess's PYTHONPATH.
+DEV_ROOT = Path(__file__).resolve().parents[1]
 
 
 class BigQueryGateError(DbtError):
@@ -358,35 +366,6 @@ def _first_line(error: BaseException) -> str:
 # Schemas: raw sources, seeds, models in DAG order
 
 
-def bigquery_type(arrow_type: Any) -> str:
-    """The BigQuery type for a contract (pyarrow) type."""
-    import pyarrow as pa
-
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return "STRING"
-    if pa.types.is_integer(arrow_type):
-        return "INT64"
-    if pa.types.is_boolean(arrow_type):
-        return "BOOL"
-    if pa.types.is_floating(arrow_type):
-        return "FLOAT64"
-    if pa.types.is_decimal(arrow_type):
-        return "NUMERIC"
-    if pa.types.is_timestamp(arrow_type):
-        return "TIMESTAMP"
-    if pa.types.is_date(arrow_type):
-        return "DATE"
-    raise ValueError(f"no BigQuery type for {arrow_type}")
-
-
-def raw_columns() -> dict[str, dict[str, str]]:
-    """The raw tables of the contract as {table: {column: BigQuery type}}."""
-    from vehicle_recs.contract import RAW_SCHEMAS
-
-    return {table: {f.name: bigquery_type(f.type) for f in schema}
-            for table, schema in RAW_SCHEMAS.items()}
-
-
 def _documented_columns(node: Mapping[str, Any]) -> dict[str, str]:
     return {name: (column.get("data_type") or "UNKNOWN").upper()
             for name, column in (node.get("columns") or {}).items()}
@@ -459,6 +438,8 @@ def check_manifest(manifest: Mapping[str, Any], *,
     """
     from sqlglot import exp
     from sqlglot.schema import MappingSchema
+
+    from vehicle_recs.bigquery_io import raw_columns
 
     raw = dict(raw_schemas) if raw_schemas is not None else raw_columns()
     schema = MappingSchema(dialect="bigquery")
@@ -544,6 +525,7 @@ def offline_environment(keyfile: Path, target: str = "prod") -> dict[str, str]:
     env = {key: value for key, value in os.environ.items()
            if key not in ("DBT_PROFILES_DIR", "DBT_TARGET_PATH", "VEHICLE_RECS_DUCKDB_PATH")}
     env.update({
+        "PYTHONPATH": os.pathsep.join([str(DEV_ROOT), *filter(None, [env.get("PYTHONPATH")])]),
         "GOOGLE_APPLICATION_CREDENTIALS": str(keyfile),
         "NO_GCE_CHECK": "True",
         "VEHICLE_RECS_TARGET": target,
@@ -571,7 +553,8 @@ def compile_for_bigquery(target_path: Path, *, project_dir: Path | None = None,
                "select": list(select), "dbt_vars": dict(dbt_vars or {})}
     with tempfile.TemporaryDirectory(prefix="vehicle-recs-bq-") as folder:
         env = offline_environment(write_dummy_keyfile(Path(folder)))
-        command = [sys.executable, "-m", "vehicle_recs.bigquery_gate", json.dumps(request)]
+        command = [sys.executable, "-m", "vehicle_recs_dev.bigquery_gate", "--compile-request",
+                   json.dumps(request)]
         try:
             done = subprocess.run(command, env=env, cwd=project_dir, capture_output=True,
                                   text=True, timeout=timeout, check=False)
@@ -645,9 +628,33 @@ def format_problems(problems: Iterable[Problem]) -> str:
     return "\n".join(str(problem) for problem in problems)
 
 
-if __name__ == "__main__":  # the compile subprocess of compile_for_bigquery
+@click.command()
+@click.option("--keep", "work_dir", type=click.Path(path_type=Path), default=None,
+              help="Keep the BigQuery target folder (manifest, compiled SQL) here.")
+@click.option("--timeout", type=float, default=COMPILE_TIMEOUT_SECONDS, show_default=True,
+              help="Seconds the offline compile may take before it counts as a hang.")
+@click.option("--compile-request", "compile_request", default=None, hidden=True,
+              help="JSON request: be the compile subprocess of compile_for_bigquery.")
+def main(work_dir: Path | None, timeout: float, compile_request: str | None) -> None:
+    """Compile for BigQuery offline and check every model and test with sqlglot (no credentials)."""
+    if compile_request is not None:
+        try:
+            _compile_in_this_process(json.loads(compile_request))
+        except DbtError as failure:
+            click.echo(f"DbtError: {failure}", err=True)
+            sys.exit(1)
+        return
+    click.echo("dbt compile --target prod (offline) + sqlglot checks ...", err=True)
     try:
-        _compile_in_this_process(json.loads(sys.argv[1]))
-    except DbtError as failure:
-        print(f"DbtError: {failure}", file=sys.stderr)
-        sys.exit(1)
+        result = run_gate(work_dir=work_dir, timeout=timeout)
+    except BigQueryGateError as failure:
+        raise click.ClickException(str(failure)) from failure
+    if result.problems:
+        click.echo(format_problems(result.problems))
+        raise click.ClickException(f"{len(result.problems)} BigQuery problem(s) in "
+                                   f"{len(result.checked)} checked models and tests")
+    click.echo(f"BigQuery gate passed: {len(result.checked)} models and tests checked")
+
+
+if __name__ == "__main__":
+    main()

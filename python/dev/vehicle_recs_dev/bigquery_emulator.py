@@ -1,6 +1,9 @@
 """Run the dbt project through dbt-bigquery against a local BigQuery emulator, and compare it
 with the DuckDB build row for row.
 
+Test tooling, not part of the installed package: the fixtures of python/tests/conftest.py and the
+emulator tests (test_bigquery_emulator.py, test_bigquery_run.py, test_bigquery_backtest.py) use it.
+
 The emulator is `crucible-emulator` 0.1.0a2 (pinned: pre-alpha). It pins its own duckdb and
 sqlglot, so it lives in its own virtualenv, `<repo>/.venv-emulator` (made by `make
 .venv-emulator/bin/crucible`; $VEHICLE_RECS_CRUCIBLE names another `crucible` executable).
@@ -16,7 +19,7 @@ What the emulator supports and how this module works with it:
   More of what it supports (DML, partition decorators, the Storage Read API): `bigquery_io`.
 - `tabledata.list` of a view is not supported, so models are read back with queries.
 - It translates BigQuery SQL to DuckDB, so it accepts some DuckDB-only syntax: the offline gate
-  (`vehicle_recs.bigquery_gate`) catches that, the emulator catches what runs wrong (GROUP BY,
+  (`vehicle_recs_dev.bigquery_gate`) catches that, the emulator catches what runs wrong (GROUP BY,
   types, UNIONs, runtime errors, unit tests). Use both.
 
 `compare_models` is the reusable check: a list of models (default: every staging model plus
@@ -235,7 +238,7 @@ def create_raw_tables(client: Any, dataset: str = RAW_DATASET) -> None:
     storage types)."""
     from google.cloud import bigquery
 
-    from vehicle_recs.bigquery_gate import raw_columns
+    from vehicle_recs.bigquery_io import raw_columns
 
     client.create_dataset(dataset, exists_ok=True)
     for table, columns in raw_columns().items():
@@ -253,7 +256,7 @@ def fill_raw_tables(database: Path, raw_dir: Path, *, executable: Path | None = 
     The load-job path itself (`vehicle-recs load-raw`) is exercised by dbt seeds, by
     `test_load_job_path_keeps_values` and by python/tests/test_bigquery_run.py.
     """
-    from vehicle_recs.bigquery_gate import raw_columns
+    from vehicle_recs.bigquery_io import raw_columns
     from vehicle_recs.contract import raw_path
 
     python = (executable or crucible_executable()).parent / "python"
