@@ -50,7 +50,7 @@ def weekly(raw: Path, out: Path, as_of: date, work: Path, dbt_vars: dict[str, An
     """The weekly job as of `as_of`, all customers on the personalized arm; its payload items."""
     project = DbtProject(project_dir=ROOT, duckdb_path=work / "rotation.duckdb",
                          target_path=work / "target", dbt_vars=dict(dbt_vars))
-    run(RunOptions(raw_dir=raw, out_dir=out, as_of=as_of.isoformat(), items=items,
+    run(RunOptions(raw_dir=raw, out_dir=out, as_of=as_of, items=items,
                    campaign_id=f"rotation-{as_of.isoformat()}", treatment="personalized",
                    project=project, assignment_log_dir=work / "assignment_log"))
     return pq.read_table(out / "payload_items.parquet",

@@ -24,6 +24,7 @@ from vehicle_recs.backtest import (
     compute_metrics,
 )
 from vehicle_recs.cli import cli
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.project import DbtProject
 
 AS_OF = date(2024, 6, 1)
@@ -213,7 +214,7 @@ def test_write_result_formats(tiny: DbtProject, tmp_path: Path) -> None:
     assert len(payload["calibration"]) == len(calibration) == 2 * (1 + 1) + (10 + 1) + (3 + 1)
     parquet = backtest.write_result(result, tmp_path / "bt.parquet")
     assert len(pd.read_parquet(parquet)) == len(STRATEGIES)
-    with pytest.raises(ValueError, match="must end in"):
+    with pytest.raises(VehicleRecsError, match="must end in"):
         backtest.write_result(result, tmp_path / "bt.txt")
     table = backtest.markdown_table(result)
     assert "| rebuy_lines | 1 | 1 | 1 | 1 | 1 |" in table
@@ -278,7 +279,7 @@ def test_backtest_objectives_rerank_the_engine(xs_backtest: BacktestResult, xs_r
     match = rows.loc[backtest.objective_strategy("match"), compared].astype(float)
     assert not (default == match).all()
     assert "objective match" in backtest.markdown_table(xs_backtest)
-    with pytest.raises(ValueError, match="unknown objective bogus"):
+    with pytest.raises(VehicleRecsError, match="unknown objective bogus"):
         backtest.run_backtest(xs_raw, date(2026, 1, 1), objectives=("bogus",))
 
 

@@ -20,6 +20,7 @@ import pytest
 
 from vehicle_recs import backtest
 from vehicle_recs.cli import main
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs_dev.bigquery_emulator import RAW_DATASET, Emulator, bigquery_client, write_profile
 
 MODELS_DATASET = "recs_bt"  # this module's dataset on the shared emulator
@@ -105,9 +106,9 @@ def _dataset_exists(client: Any, dataset: str) -> bool:
 
 
 def test_backtest_prod_refuses_raw_and_an_empty_suffix(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="--raw is read by --target dev only"):
+    with pytest.raises(VehicleRecsError, match="--raw is read by --target dev only"):
         backtest.run_backtest(tmp_path, date(2026, 1, 1), target="prod")
-    with pytest.raises(ValueError, match="needs a dataset suffix"):
+    with pytest.raises(VehicleRecsError, match="needs a dataset suffix"):
         backtest.backtest_project(None, date(2026, 1, 1), tmp_path, target="prod",
                                   raw_dataset="raw", dataset_suffix="")
     project = backtest.backtest_project(None, date(2026, 1, 1), tmp_path, target="prod",

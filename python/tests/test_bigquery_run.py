@@ -37,6 +37,7 @@ from vehicle_recs import bigquery_io, runner
 from vehicle_recs.bigquery_io import LOG_TABLE, BigQueryTarget
 from vehicle_recs.cli import main
 from vehicle_recs.contract import RAW_SCHEMAS, RawDataError
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.project import DbtProject
 from vehicle_recs.warehouse import open_warehouse
 from vehicle_recs_dev.bigquery_emulator import (
@@ -339,7 +340,7 @@ def test_failing_guardrail_on_bigquery_keeps_outputs_and_log(
             for name in OUTPUTS} == before
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
     assert log_counts(bq_runs) == bq_runs.log_counts
-    with pytest.raises(ValueError, match="is not read: in the last dbt build its test"):
+    with pytest.raises(VehicleRecsError, match="is not read: in the last dbt build its test"):
         open_warehouse(broken_target, client=bq_runs.client).read_candidates()
 
 

@@ -9,8 +9,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from vehicle_recs import contract
 from vehicle_recs.cli import main
-from vehicle_recs.contract import RAW_SCHEMAS, RawDataError, check_raw_dir, raw_path
+from vehicle_recs.contract import (
+    PRIMARY_KEYS,
+    RAW_SCHEMAS,
+    RawDataError,
+    check_raw_dir,
+    raw_path,
+)
+from vehicle_recs.errors import VehicleRecsError
 
 
 @pytest.fixture()
@@ -68,19 +76,42 @@ def test_empty_email_tables_pass(empty_raw: Path) -> None:
     check_raw_dir(empty_raw)
 
 
-def test_sources_yaml_declares_the_same_contract() -> None:
-    """The sources YAML documents every raw column with its type; it and RAW_SCHEMAS (which
-    the raw check and the generator use) must not drift apart."""
-    import yaml
+def test_contract_is_the_sources_yaml() -> None:
+    """The contract is read from the sources YAML (declared once, where analysts read it): the
+    ten raw tables with their columns' types in order, and each table's key. Pinned here, so a
+    YAML edit that changes the contract is a deliberate one."""
+    text, integer, boolean, number = pa.string(), pa.int64(), pa.bool_(), pa.float64()
+    money, moment = pa.decimal128(12, 2), pa.timestamp("us", tz="UTC")
+    assert {table: [(field.name, field.type) for field in schema]
+            for table, schema in RAW_SCHEMAS.items()} == {
+        "vehicles": [("vehicle_id", text), ("year", integer), ("make", text), ("model", text),
+                     ("submodel", text)],
+        "products": [("sku", text), ("name", text), ("brand", text), ("category", text),
+                     ("department", text), ("price", money), ("is_active", boolean),
+                     ("is_universal", boolean), ("image_url", text), ("product_url", text),
+                     ("created_at", moment)],
+        "fitment": [("sku", text), ("vehicle_id", text)],
+        "customers": [("customer_id", text), ("email", text), ("email_opt_in", boolean),
+                      ("created_at", moment)],
+        "customer_vehicles": [("customer_id", text), ("vehicle_id", text), ("added_at", moment)],
+        "orders": [("order_id", text), ("customer_id", text), ("ordered_at", moment),
+                   ("status", text)],
+        "order_lines": [("order_id", text), ("line_number", integer), ("sku", text),
+                        ("quantity", integer), ("unit_price", money), ("vehicle_id", text)],
+        "email_sends": [("send_id", text), ("campaign_id", text), ("customer_id", text),
+                        ("sent_at", moment), ("treatment", text), ("model_version", text),
+                        ("propensity", number)],
+        "email_send_items": [("send_id", text), ("position", integer), ("sku", text)],
+        "email_events": [("event_id", text), ("send_id", text), ("event_type", text),
+                         ("occurred_at", moment), ("sku", text)],
+    }
+    for table, key in PRIMARY_KEYS.items():
+        assert key and set(key) <= set(RAW_SCHEMAS[table].names), table
+    assert set(PRIMARY_KEYS) == set(RAW_SCHEMAS)
 
-    names = {pa.string(): "string", pa.int64(): "int64", pa.bool_(): "boolean",
-             pa.float64(): "float64", pa.decimal128(12, 2): "numeric(12,2)",
-             pa.timestamp("us", tz="UTC"): "timestamp"}
-    root = Path(__file__).resolve().parents[2] / "models" / "staging"
-    declared: dict[str, list[tuple[str, str]]] = {}
-    for path in (root / "shop" / "_shop__sources.yml", root / "email" / "_email__sources.yml"):
-        for table in yaml.safe_load(path.read_text())["sources"][0]["tables"]:
-            declared[table["name"]] = [(column["name"], column["data_type"])
-                                       for column in table["columns"]]
-    assert declared == {table: [(field.name, names[field.type]) for field in schema]
-                        for table, schema in RAW_SCHEMAS.items()}
+
+def test_unknown_yaml_type_is_named() -> None:
+    with pytest.raises(VehicleRecsError, match=r"orders\.status: data_type 'text' is not one of"):
+        contract._arrow_type("text", "_shop__sources.yml: orders.status")
+    assert contract._arrow_type("numeric(18,4)", "x") == pa.decimal128(18, 4)
+

@@ -5,26 +5,30 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
 import jsonschema
 import pyarrow as pa
 import pytest
 
+from vehicle_recs import outputs, payload_schema
 from vehicle_recs import payloads as payload_module
-from vehicle_recs.payloads import (
+from vehicle_recs.outputs import write_jsonl
+from vehicle_recs.payload_schema import (
     PayloadValidationError,
-    build_payloads,
-    check_guardrails,
     check_written,
-    content_code,
-    flat_items,
     load_schema,
-    price_text,
     validate_file,
     validate_lines,
     validate_table,
-    write_jsonl,
+)
+from vehicle_recs.payloads import (
+    build_payloads,
+    check_guardrails,
+    content_code,
+    flat_items,
+    price_text,
 )
 from vehicle_recs.preview import render_preview
 from vehicle_recs.settings import check_template, load_payloads
@@ -63,7 +67,7 @@ def picked(**overrides: object) -> pa.Table:
 
 def build(table: pa.Table | None = None) -> pa.Table:
     return build_payloads(table if table is not None else picked(), "spring-24", "0.1.0+abc",
-                          "2024-03-01", SUFFIXES, load_payloads())
+                          date(2024, 3, 1), SUFFIXES, load_payloads())
 
 
 def test_payload_shape_and_fields() -> None:
@@ -201,13 +205,13 @@ def test_atomic_write_failure_leaves_the_old_file(tmp_path: Path,
         pass
 
     def half_written(table: pa.Table, target: Path) -> None:
-        with payload_module.atomic_path(target) as temp:
+        with outputs.atomic_path(target) as temp:
             temp.write_text('{"customer_id": "C1", "partial": ')
             raise Boom("disk full")
 
-    monkeypatch.setattr(payload_module, "write_jsonl", half_written)
+    monkeypatch.setattr(outputs, "write_jsonl", half_written)
     with pytest.raises(Boom):
-        payload_module.write_jsonl(build(), path)
+        outputs.write_jsonl(build(), path)
     assert path.read_text() == "previous run\n"
     assert [p.name for p in tmp_path.iterdir()] == ["payloads.jsonl"]  # no temp file left
 
@@ -219,7 +223,7 @@ def test_atomic_write_of_the_real_writer(tmp_path: Path, monkeypatch: pytest.Mon
     def fail_replace(src: object, dst: object) -> None:
         raise OSError("rename failed")
 
-    monkeypatch.setattr(payload_module.os, "replace", fail_replace)
+    monkeypatch.setattr(outputs.os, "replace", fail_replace)
     with pytest.raises(OSError, match="rename failed"):
         write_jsonl(build(), path)
     assert path.read_text() == "previous run\n"
@@ -252,7 +256,8 @@ def test_batches_and_dictionary_text_give_the_same_payloads(
     for name in ("product_name", "reason", "vehicle_make", "image_url"):
         index = table.schema.get_field_index(name)
         table = table.set_column(index, name, table[name].cast(text))
-    monkeypatch.setattr(payload_module, "BATCH_CUSTOMERS", 1)
+    monkeypatch.setattr(payload_module, "BATCH_CUSTOMERS", 1)  # building
+    monkeypatch.setattr(payload_schema, "BATCH_CUSTOMERS", 1)  # validation
     batched = build(table)
     assert batched["items"].num_chunks == 2
     assert batched.to_pylist() == expected

@@ -15,6 +15,7 @@ import pytest
 from vehicle_recs import report
 from vehicle_recs import report_charts as charts
 from vehicle_recs.cli import main
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.project import DbtProject
 
 Query = Callable[[DbtProject, str], list[tuple[Any, ...]]]
@@ -257,7 +258,7 @@ def test_load_backtest_reads_what_backtest_writes(tmp_path: Path, suffix: str) -
 def test_load_backtest_rejects_other_tables(tmp_path: Path) -> None:
     path = tmp_path / "other.csv"
     pd.DataFrame({"a": [1]}).to_csv(path, index=False)
-    with pytest.raises(ValueError, match="strategy and match_rate"):
+    with pytest.raises(VehicleRecsError, match="strategy and match_rate"):
         report.load_backtest(path)
 
 

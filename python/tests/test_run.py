@@ -23,13 +23,15 @@ import pytest
 
 from vehicle_recs import runner
 from vehicle_recs.arms import ArmContext
-from vehicle_recs.cli import main
-from vehicle_recs.contract import RAW_SCHEMAS
-from vehicle_recs.payloads import load_schema
-from vehicle_recs.project import DbtError, DbtProject
-from vehicle_recs.settings import load_bandit, load_selection
+from vehicle_recs.cli import WIDE_COLUMNS, main, stdout_console
+from vehicle_recs.contract import RAW_SCHEMAS, RawDataError
+from vehicle_recs.errors import VehicleRecsError, user_path
+from vehicle_recs.export import ExportError
+from vehicle_recs.payload_schema import PayloadValidationError, load_schema
+from vehicle_recs.project import DbtError, DbtProject, RunLocked
+from vehicle_recs.settings import SettingsError, load_bandit, load_selection
 from vehicle_recs.treatments import load_weights
-from vehicle_recs.warehouse import open_warehouse
+from vehicle_recs.warehouse import ModelNotFound, open_warehouse
 from vehicle_recs_dev.payload_checks import fitment_violations
 
 OUTPUTS = ("payloads.jsonl", "assignments.csv", "payload_items.parquet", "preview.html",
@@ -65,6 +67,55 @@ def test_unknown_arm_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_bad_items_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--raw", str(tmp_path), "--items", "0", "--out", str(tmp_path)]) == 2
     assert "--items" in one_error_line(capsys)
+
+
+@pytest.mark.parametrize("error", [RawDataError, DbtError, RunLocked, SettingsError, ExportError,
+                                   PayloadValidationError, ModelNotFound])
+def test_every_project_error_is_one_vehicle_recs_error(error: type[Exception]) -> None:
+    assert issubclass(error, VehicleRecsError)
+
+
+def test_a_project_error_is_one_line_and_a_traceback_with_debug(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def fail(options: runner.RunOptions, progress: object) -> None:
+        raise VehicleRecsError("the folder is gone")
+
+    monkeypatch.setattr(runner, "run", fail)
+    args = ["run", "--raw", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert main(args) == 2
+    assert one_error_line(capsys) == "error: the folder is gone"
+    with pytest.raises(VehicleRecsError, match="the folder is gone"):
+        main(["--debug", *args])
+
+
+@pytest.mark.parametrize("bug", [ValueError("deep in pandas"), OSError("a typo in a path"),
+                                 KeyError("column")])
+def test_a_bug_keeps_its_traceback(bug: Exception, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a VehicleRecsError is one line and exit code 2: a ValueError or OSError of the code
+    itself is a bug, and propagates with its traceback even without --debug."""
+    def fail(options: runner.RunOptions, progress: object) -> None:
+        raise bug
+
+    monkeypatch.setattr(runner, "run", fail)
+    with pytest.raises(type(bug)) as raised:
+        main(["run", "--raw", str(tmp_path), "--out", str(tmp_path / "out")])
+    assert raised.value is bug
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line_naming_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An OSError on a path the user chose becomes a VehicleRecsError naming the path."""
+    (tmp_path / "file").write_text("a file where a folder should be")
+    out = tmp_path / "file" / "raw"
+    assert main(["synth", "--scale", "xs", "--out", str(out)]) == 2
+    line = one_error_line(capsys)
+    assert f"cannot write the raw tables to {out}: " in line
+    with (pytest.raises(VehicleRecsError, match="cannot write x: No space left") as raised,
+          user_path(Path("x"), "write")):
+        raise OSError(28, "No space left on device")
+    assert isinstance(raised.value.__cause__, OSError)
 
 
 @pytest.mark.parametrize("campaign", ["", "abc\n", "../up", "a b", "-lead"])
@@ -394,7 +445,7 @@ def test_failing_guardrail_stops_before_any_payload(xs_run: dict,
     assert {name: os.stat(out / name).st_mtime_ns for name in OUTPUTS} == stamps
     assert not [p for p in out.parent.iterdir() if ".staging-" in p.name]
     # the failed build replaced the final model: a reader refuses the rows no test passed
-    with pytest.raises(ValueError, match="is not read: in the last dbt build its test"):
+    with pytest.raises(VehicleRecsError, match="is not read: in the last dbt build its test"):
         open_warehouse(work / "target_broken", work / "broken.duckdb").read_candidates()
 
 
@@ -484,6 +535,47 @@ def test_next_run_reads_the_log_into_the_evidence_models(
     assert logged[1] == summary["customers"] - summary["arms"]["control"]["assigned"]
 
 
+@pytest.mark.slow
+def test_run_leaves_the_callers_project_as_it_was(xs_raw: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run` builds with a copy of the project it is given: the caller's vars, target and
+    folders are as they were, so the same object starts the next run clean."""
+    built: list[DbtProject] = []
+
+    class Stop(DbtError):
+        pass
+
+    def capture(self: DbtProject, command: list[str], extra_vars: object = None) -> None:
+        if command[0] == "build":
+            built.append(self)
+            raise Stop("stop at the build")
+
+    monkeypatch.setattr(DbtProject, "invoke", capture)
+    project = DbtProject(duckdb_path=tmp_path / "unused.duckdb", target_path=tmp_path / "target",
+                         dbt_vars={"lift_weight": 0.5})
+    before = DbtProject(duckdb_path=tmp_path / "unused.duckdb", target_path=tmp_path / "target",
+                        dbt_vars={"lift_weight": 0.5})
+    with pytest.raises(Stop):
+        runner.run(runner.RunOptions(raw_dir=xs_raw, out_dir=tmp_path / "out",
+                                     as_of=date(2026, 1, 2), campaign_id="copy-check",
+                                     project=project, assignment_log_dir=tmp_path / "log",
+                                     dbt_vars={"ranking_objective": "match"}))
+    assert project == before
+    assert built[0] is not project
+    assert built[0].dbt_vars == {
+        "lift_weight": 0.5, "raw_dir": str(xs_raw.resolve()), "ranking_objective": "match",
+        "as_of": "2026-01-02", "random_seed": "copy-check", "campaign_id": "copy-check",
+        "baseline_strategies": ["random_eligible"]}
+
+
+def test_tables_are_wide_when_stdout_is_not_a_terminal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Captured stdout (as in CI logs) is not a terminal: rich would cut tables at 80 columns."""
+    tables = stdout_console()
+    assert not tables.is_terminal
+    assert tables.width >= WIDE_COLUMNS == 160
+
+
 def test_version_and_one_line_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.startswith("vehicle-recs, version ")
@@ -505,7 +597,6 @@ def test_run_takes_a_date_and_dbt_vars(tmp_path: Path, monkeypatch: pytest.Monke
                  "2026-01-02", "--var", "lift_weight=0.5", "--var", "ranking_objective=match"]) == 0
     assert seen[0].as_of == dt.date(2026, 1, 2)
     assert seen[0].dbt_vars == {"lift_weight": 0.5, "ranking_objective": "match"}
-    assert runner.parse_as_of(dt.date(2026, 1, 2)) == dt.date(2026, 1, 2)
 
 
 @pytest.mark.slow

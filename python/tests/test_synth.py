@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from vehicle_recs import synth
 from vehicle_recs.cli import cli
 from vehicle_recs.contract import ORDER_STATUSES, PRIMARY_KEYS, RAW_SCHEMAS, raw_path
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.synth import _config as synth_config
 
 S_SEED = 11
@@ -118,7 +119,7 @@ def test_returned_counts_match_the_files_and_the_manifest(tmp_path: Path) -> Non
 
 
 def test_unknown_scale_is_one_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="unknown scale 'xl'"):
+    with pytest.raises(VehicleRecsError, match="unknown scale 'xl'"):
         synth.generate("xl", 1, tmp_path)
 
 
@@ -451,7 +452,7 @@ def test_knobs_out_of_range_are_one_clear_error(tmp_path: Path) -> None:
     for knobs, message in (({"taste": 1.5}, "taste is a share"), ({"rebuy": -1.0}, "rebuy"),
                            ({"season": math.nan}, "season"),
                            ({"new_vehicle": -0.5}, "new_vehicle")):
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(VehicleRecsError, match=message):
             synth.generate("xs", 1, tmp_path, **knobs)
     assert not list(tmp_path.iterdir())  # checked before anything is written
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 
 from vehicle_recs.arms import ARM_SCHEMA, ArmContext
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.treatments import (
     ArmWeights,
     assign,
@@ -94,7 +95,7 @@ def test_forced_arm() -> None:
 
 
 def test_unknown_arm_and_bad_weights() -> None:
-    with pytest.raises(ValueError, match="unknown treatment arm 'banana'"):
+    with pytest.raises(VehicleRecsError, match="unknown treatment arm 'banana'"):
         assign(CUSTOMERS[:5], "c", load_weights(), forced="banana")
     with pytest.raises(ValueError, match="unknown treatment arm"):
         ArmWeights.from_mapping({"nope": 1}, "s")

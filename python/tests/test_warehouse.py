@@ -13,11 +13,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.warehouse import (
     CANDIDATE_SCHEMA,
     FINAL_MODEL,
     READ_MEMORY_LIMIT_ENV,
     DuckDBEngine,
+    ModelNotFound,
     find_relation,
     open_warehouse,
 )
@@ -158,9 +160,9 @@ def test_contract_type_drift(tmp_path: Path) -> None:
 
 
 def test_missing_model_manifest_or_column(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="manifest not found"):
+    with pytest.raises(VehicleRecsError, match="manifest not found"):
         open_warehouse(tmp_path / "nothing")
-    with pytest.raises(ValueError, match="not found in the dbt manifest"):
+    with pytest.raises(ModelNotFound, match="not found in the dbt manifest"):
         find_relation({"nodes": {}}, FINAL_MODEL)
 
     class Short(FakeBigQueryClient):
@@ -174,7 +176,7 @@ def test_missing_model_manifest_or_column(tmp_path: Path) -> None:
 
 def test_unknown_adapter(tmp_path: Path) -> None:
     target = write_manifest(tmp_path / "t", manifest("snowflake", "x", "db"))
-    with pytest.raises(ValueError, match="unsupported dbt adapter"):
+    with pytest.raises(VehicleRecsError, match="unsupported dbt adapter"):
         open_warehouse(target)
 
 

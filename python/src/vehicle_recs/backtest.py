@@ -34,6 +34,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from vehicle_recs.errors import VehicleRecsError, user_path
 from vehicle_recs.project import DbtProject
 
 ENGINE = "vehicle_aware"
@@ -111,12 +112,12 @@ def backtest_project(raw_dir: Path | None, as_of: date, work_dir: Path,
         run_vars["backtest_k"] = k
     if target == "prod":
         if not dataset_suffix:
-            raise ValueError("a backtest on --target prod needs a dataset suffix: it must not "
-                             "replace the weekly build's tables")
+            raise VehicleRecsError("a backtest on --target prod needs a dataset suffix: it must "
+                                   "not replace the weekly build's tables")
         run_vars.update(raw_dataset=raw_dataset, dataset_suffix=dataset_suffix)
     else:
         if raw_dir is None:
-            raise ValueError("--raw RAW is needed with --target dev")
+            raise VehicleRecsError("--raw RAW is needed with --target dev")
         run_vars["raw_dir"] = str(raw_dir.resolve())
     return DbtProject(
         duckdb_path=work_dir / "backtest.duckdb",
@@ -224,17 +225,17 @@ def run_backtest(raw_dir: Path | None, as_of: date, horizon_days: int = 60, k: i
     the profile's dataset + `dataset_suffix` on BigQuery; the metrics run there through the
     client (`client` replaces the one made from the profile: tests)."""
     if horizon_days <= 0 or k <= 0:
-        raise ValueError("--horizon and --k must be positive")
+        raise VehicleRecsError("--horizon and --k must be positive")
     unknown = sorted(set(objectives) - set(OBJECTIVES))
     if unknown:
-        raise ValueError(f"unknown objective {', '.join(unknown)} (choose from "
-                         f"{', '.join(OBJECTIVES)})")
+        raise VehicleRecsError(f"unknown objective {', '.join(unknown)} (choose from "
+                               f"{', '.join(OBJECTIVES)})")
     where: dict[str, Any] = {}
     query: Query | None = None
     if target == "prod":
         if raw_dir is not None:
-            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
-                             "with `vehicle-recs load-raw --target prod RAW` first")
+            raise VehicleRecsError("--raw is read by --target dev only: on prod, load the folder "
+                                   "with `vehicle-recs load-raw --target prod RAW` first")
         from vehicle_recs import bigquery_io
 
         bigquery = bigquery_io.connect(DbtProject(target="prod"), client=client)
@@ -244,12 +245,13 @@ def run_backtest(raw_dir: Path | None, as_of: date, horizon_days: int = 60, k: i
         query = bigquery_query(bigquery.client)
         raw_source: Path | str = f"bigquery:{bigquery.project}.{bigquery.raw_dataset}"
     elif raw_dir is None or not raw_dir.is_dir():
-        raise ValueError(f"raw folder not found: {raw_dir}")
+        raise VehicleRecsError(f"raw folder not found: {raw_dir}")
     else:
         raw_source = raw_dir
     temporary = work_dir is None
     folder = work_dir or Path(tempfile.mkdtemp(prefix="vehicle-recs-backtest-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    with user_path(folder, "make the --work-dir"):
+        folder.mkdir(parents=True, exist_ok=True)
     try:
         if progress:
             progress(f"dbt build as of {as_of.isoformat()}")
@@ -281,6 +283,11 @@ def run_backtest(raw_dir: Path | None, as_of: date, horizon_days: int = 60, k: i
 
 def write_result(result: BacktestResult, out: Path) -> Path:
     """Write the metrics table: .csv, .parquet or .json (records with the run's settings)."""
+    with user_path(out, "write"):
+        return _write_result(result, out)
+
+
+def _write_result(result: BacktestResult, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     frame = pd.DataFrame.from_records(result.to_records())
     suffix = out.suffix.lower()
@@ -298,7 +305,7 @@ def write_result(result: BacktestResult, out: Path) -> Path:
                        result.calibration.notna(), None).to_dict(orient="records")}
         tmp.write_text(json.dumps(payload, indent=2, default=str))
     else:
-        raise ValueError(f"--out must end in .csv, .parquet or .json: {out}")
+        raise VehicleRecsError(f"--out must end in .csv, .parquet or .json: {out}")
     tmp.replace(out)
     return out
 

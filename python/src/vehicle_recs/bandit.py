@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vehicle_recs.settings import BanditConfig
+from vehicle_recs.warehouse import ModelNotFound
 
 EVIDENCE_MODEL = "fct_bandit_evidence"
 
@@ -188,7 +189,7 @@ def read_evidence(warehouse: Any) -> pd.DataFrame | None:
     """`fct_bandit_evidence` through the warehouse; None when the model is not in the project."""
     try:
         relation = warehouse.relation(EVIDENCE_MODEL)
-    except ValueError:
+    except ModelNotFound:
         return None
     sql = ("select strategy, context, weighted_send_count, weighted_clicked_send_count "
            f"from {relation.relation_name}")
@@ -263,7 +264,7 @@ def log_rows(assignments: pa.Table, decisions: pa.Table | None,
 
 def write_assignment_log(rows: pa.Table, log_dir: Path, campaign_id: str) -> Path:
     """Write one campaign's log file atomically (`<campaign>.parquet`; a rerun replaces it)."""
-    from vehicle_recs.payloads import atomic_path
+    from vehicle_recs.outputs import atomic_path
 
     path = log_dir / f"{campaign_id}.parquet"
     with atomic_path(path) as temp:

@@ -52,6 +52,7 @@ import pyarrow.parquet as pq
 
 from vehicle_recs.bandit import ASSIGNMENT_LOG_SCHEMA
 from vehicle_recs.contract import RAW_SCHEMAS, RawDataError, check_raw_dir, raw_path
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.project import DbtProject
 
 PROFILE_NAME = "vehicle_recs"  # dbt_project.yml `profile:`
@@ -89,12 +90,12 @@ def profile_output(profiles_dir: Path, target: str) -> dict[str, Any]:
     set_invocation_context(dict(os.environ))  # what env_var() reads outside a dbt invocation
     outputs = (read_profile(str(profiles_dir)).get(PROFILE_NAME) or {}).get("outputs") or {}
     if target not in outputs:
-        raise ValueError(f"the dbt profile '{PROFILE_NAME}' in {profiles_dir} has no output "
-                         f"'{target}'")
+        raise VehicleRecsError(f"the dbt profile '{PROFILE_NAME}' in {profiles_dir} has no output "
+                               f"'{target}'")
     output: dict[str, Any] = ProfileRenderer({}).render_data(outputs[target])
     if output.get("type") != "bigquery":
-        raise ValueError(f"--target {target} is {output.get('type')!r} in the dbt profile, "
-                         "not bigquery")
+        raise VehicleRecsError(f"--target {target} is {output.get('type')!r} in the dbt profile, "
+                               "not bigquery")
     return output
 
 
@@ -116,9 +117,9 @@ def connect(project: DbtProject | None = None, target: str | None = None,
         try:
             client = create_bigquery_client(credentials)
         except (OSError, ValueError, GoogleAuthError) as error:
-            raise ValueError(f"cannot make a BigQuery client from the profile's '{name}' output "
-                             f"({credentials.method}): {error} (README: Run it on BigQuery)"
-                             ) from None
+            raise VehicleRecsError(f"cannot make a BigQuery client from the profile's '{name}' "
+                                   f"output ({credentials.method}): {error} (README: Run it on "
+                                   "BigQuery)") from None
     if credentials.maximum_bytes_billed:  # the profile's cap holds for Python's queries too
         from google.cloud import bigquery
 
@@ -241,12 +242,12 @@ def load_table(client: Any, destination: str,
             job = client.load_table_from_file(handle, destination, job_config=config)
             job.result()
         except GoogleAPICallError as error:  # a rejected value: one line, what BigQuery said
-            raise ValueError(f"loading {destination} failed: "
-                             f"{str(error.message).splitlines()[0][:300]}") from None
+            raise VehicleRecsError(f"loading {destination} failed: "
+                                   f"{str(error.message).splitlines()[0][:300]}") from None
     loaded = int(job.output_rows or 0)
     if loaded != rows:
-        raise ValueError(f"load job {job.job_id} loaded {loaded} of {rows} rows into "
-                         f"{destination}")
+        raise VehicleRecsError(f"load job {job.job_id} loaded {loaded} of {rows} rows into "
+                               f"{destination}")
     return rows
 
 
@@ -380,9 +381,9 @@ class BigQueryAssignmentLog:
         try:
             self.target.client.get_dataset(dataset)
         except NotFound:
-            raise ValueError(f"the assignment log dataset {dataset} does not exist: load the "
-                             "raw tables first (`vehicle-recs load-raw --target prod RAW`) or "
-                             f"set ${LOG_DATASET_ENV}") from None
+            raise VehicleRecsError(f"the assignment log dataset {dataset} does not exist: load "
+                                   "the raw tables first (`vehicle-recs load-raw --target prod "
+                                   f"RAW`) or set ${LOG_DATASET_ENV}") from None
 
     def dbt_vars(self) -> dict[str, str]:
         """The var that makes dbt read the log (earlier campaigns: the bandit's evidence)."""

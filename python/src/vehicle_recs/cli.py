@@ -6,6 +6,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,14 @@ from rich.progress import (
 )
 from rich.table import Column
 
-from vehicle_recs.contract import RawDataError, check_raw_dir
+from vehicle_recs.contract import check_raw_dir
+from vehicle_recs.errors import VehicleRecsError, user_path
 from vehicle_recs.export import export_command
 from vehicle_recs.project import (
-    DbtError,
     DbtEvent,
     DbtProject,
     Interrupted,
     NodeResult,
-    RunLocked,
     display_path,
     progress_hook,
     signals_received,
@@ -39,11 +39,30 @@ from vehicle_recs.synth import _config as synth_config
 
 console = Console(stderr=True)
 
-# Errors a person can act on: shown as one line, exit code 2.
-EXPECTED_ERRORS: tuple[type[Exception], ...] = (RawDataError, DbtError, RunLocked, ValueError,
-                                              OSError)
 ERROR_STATUSES = {"error", "fail", "runtime error"}
 MAX_WARNINGS_SHOWN = 10
+WIDE_COLUMNS = 160  # the readout and backtest tables uncut, five strategy columns side by side
+
+
+class _Day(click.ParamType):
+    """An --as-of option: YYYY-MM-DD as a `date` (click.DateTime gives a datetime), so the cut-off
+    is a date from the command line to the payload and becomes text only where it is written."""
+
+    name = "date"
+    _datetime = click.DateTime(["%Y-%m-%d"])  # its parsing, help and error messages
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str | None:
+        return self._datetime.get_metavar(param, ctx)
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> date:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        converted: datetime = self._datetime.convert(value, param, ctx)
+        return converted.date()
+
+
+DAY = _Day()
 
 # The dbt profile output a command works on: dev = DuckDB on a local raw folder (the default),
 # prod = BigQuery (profiles.yml.example; README "Run it on BigQuery").
@@ -66,12 +85,20 @@ def parse_dbt_vars(items: Sequence[str]) -> dict[str, Any]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name.strip():
-            raise ValueError(f"--var expects NAME=VALUE, got {item!r}")
+            raise VehicleRecsError(f"--var expects NAME=VALUE, got {item!r}")
         try:
             overrides[name.strip()] = json.loads(value)
         except json.JSONDecodeError:
             overrides[name.strip()] = value
     return overrides
+
+
+def stdout_console() -> Console:
+    """The console for the tables a command prints on stdout: a terminal's own width; when
+    stdout is not a terminal (CI logs, a pipe, a file) rich would assume 80 columns and cut the
+    tables, so at least WIDE_COLUMNS."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=max(probe.width, WIDE_COLUMNS))
 
 
 @contextmanager
@@ -213,7 +240,8 @@ def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
     """Write synthetic raw tables for a scale, seed and structure knobs (see the manifest)."""
     from vehicle_recs import synth as generator
 
-    with _status(f"synth {scale} seed {seed}") as progress:
+    with (_status(f"synth {scale} seed {seed}") as progress,
+          user_path(out_dir, "write the raw tables to")):
         counts = generator.generate(scale, seed, out_dir, progress=progress, taste=taste,
                                     rebuy=rebuy, season=season, new_vehicle=new_vehicle,
                                     holdout=holdout, email_lift=email_lift,
@@ -225,21 +253,21 @@ def synth(scale: str, seed: int, out_dir: Path, taste: float, rebuy: float,
 @cli.command()
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), required=True,
               help="Folder of raw <table>.parquet files.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=DAY, default=None,
               help="Cut-off date; default: the day after the last order.")
 @click.option("--select", "select", default=None, help="dbt node selection (default: all).")
 @click.option("--selector", "selector", default=None,
               help="A dbt selector of selectors.yml (weekly, backtest, report); not with --select.")
 @var_option
-def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None,
+def build(raw_dir: Path, as_of: date | None, select: str | None, selector: str | None,
           dbt_var: tuple[str, ...]) -> None:
     """Run `dbt build` (models, seeds and every test) on DuckDB for a raw folder."""
     if select and selector:
-        raise ValueError("--select and --selector exclude each other: use one")
+        raise VehicleRecsError("--select and --selector exclude each other: use one")
     check_raw_dir(raw_dir)
     dbt_vars: dict[str, Any] = {**parse_dbt_vars(dbt_var), "raw_dir": str(raw_dir.resolve())}
     if as_of is not None:
-        dbt_vars["as_of"] = as_of.date().isoformat()
+        dbt_vars["as_of"] = as_of.isoformat()
     project = DbtProject(dbt_vars=dbt_vars)
     command = ["build"] + (["--select", select] if select else [])
     command += ["--selector", selector] if selector else []
@@ -253,7 +281,7 @@ def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None,
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="Build the reporting marts (and their parents) from this raw folder first "
                    "(--target dev; prod always builds them from the raw dataset and the log).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=DAY, default=None,
               help="Cut-off date for --raw builds; default: the day after the last order.")
 @click.option("--campaign", default=None, help="Only this campaign (default: all, pooled).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out/report"),
@@ -261,12 +289,10 @@ def build(raw_dir: Path, as_of: Any, select: str | None, selector: str | None,
 @click.option("--backtest", "backtest", type=click.Path(path_type=Path), default=None,
               help="A backtest result (CSV/JSON with strategy, match_rate) to chart.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, out_dir: Path,
-           backtest: Path | None, as_json: bool) -> None:
+def report(target: str, raw_dir: Path | None, as_of: date | None, campaign: str | None,
+           out_dir: Path, backtest: Path | None, as_json: bool) -> None:
     """Experiment readout and revenue mix: terminal table or JSON, plus report.html."""
     import json
-
-    from rich.console import Console as StdoutConsole
 
     from vehicle_recs import report as reporting
 
@@ -280,12 +306,12 @@ def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, 
         dbt_vars.update(raw_dir=str(raw_dir.resolve()),
                         **FileAssignmentLog(assignment_log_dir()).dbt_vars())
     if as_of is not None:
-        dbt_vars["as_of"] = as_of.date().isoformat()
+        dbt_vars["as_of"] = as_of.isoformat()
     project, client = DbtProject(dbt_vars=dbt_vars), None
     if target == "prod":
         if raw_dir is not None:
-            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
-                             "with `vehicle-recs load-raw --target prod RAW` first")
+            raise VehicleRecsError("--raw is read by --target dev only: on prod, load the folder "
+                                   "with `vehicle-recs load-raw --target prod RAW` first")
         project, client = reporting.bigquery_project(dbt_vars)
     build = raw_dir is not None or target == "prod"
     with _dbt_step("report") as progress:
@@ -296,9 +322,7 @@ def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, 
     if as_json:
         click.echo(json.dumps(reporting.report_json(data, html_path)))
     else:
-        # wide enough for the readout tables even when stdout is not a terminal (CI logs)
-        reporting.print_terminal(data, StdoutConsole(width=max(StdoutConsole().width, 160)),
-                                 html_path)
+        reporting.print_terminal(data, stdout_console(), html_path)
 
 
 @cli.command()
@@ -308,7 +332,7 @@ def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, 
                    "dataset filled by load-raw).")
 @click.option("--dataset-suffix", "dataset_suffix", default="_backtest", show_default=True,
               help="--target prod: build into the profile's dataset + this suffix.")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), required=True,
+@click.option("--as-of", "as_of", type=DAY, required=True,
               help="Cut-off D: recommend from data before D, score purchases in [D, D+horizon).")
 @click.option("--horizon", "horizon", type=int, default=60, show_default=True,
               help="Days after D whose completed purchase lines are matched.")
@@ -321,7 +345,7 @@ def report(target: str, raw_dir: Path | None, as_of: Any, campaign: str | None, 
 @click.option("--objectives", "objectives", default="", metavar="LIST",
               help="Also measure the engine under these ranking objectives (comma-separated, "
                    "of match, blend, revenue), one column each.")
-def backtest(target: str, raw_dir: Path | None, dataset_suffix: str, as_of: Any, horizon: int,
+def backtest(target: str, raw_dir: Path | None, dataset_suffix: str, as_of: date, horizon: int,
              k: int, out: Path | None, work_dir: Path | None, dbt_var: tuple[str, ...],
              objectives: str) -> None:
     """Match-rate backtest of this engine against the old engine, raw counts, a heuristic and
@@ -331,21 +355,20 @@ def backtest(target: str, raw_dir: Path | None, dataset_suffix: str, as_of: Any,
 
     if target == "dev":
         if raw_dir is None:
-            raise ValueError("--raw RAW is needed with --target dev")
+            raise VehicleRecsError("--raw RAW is needed with --target dev")
         check_raw_dir(raw_dir)
     overrides = parse_dbt_vars(dbt_var)
     with _dbt_step("backtest") as progress:
         result = backtesting.run_backtest(
-            raw_dir, as_of.date(), horizon, k, work_dir=work_dir, dbt_vars=overrides,
+            raw_dir, as_of, horizon, k, work_dir=work_dir, dbt_vars=overrides,
             progress=progress,
             objectives=[name.strip() for name in objectives.split(",") if name.strip()],
             target=target, dataset_suffix=dataset_suffix)
-    # wide enough for five strategy columns even when stdout is not a terminal
-    wide = Console(width=max(Console().width, 160))
-    wide.print(backtesting.render_table(result))
+    tables = stdout_console()
+    tables.print(backtesting.render_table(result))
     calibration = backtesting.render_calibration(result)
     if calibration is not None:
-        wide.print(calibration)
+        tables.print(calibration)
     if out is not None:
         click.echo(f"wrote {backtesting.write_result(result, out)}")
 
@@ -380,7 +403,7 @@ def load_raw(target: str, raw_dir: Path) -> None:
 @click.option("--raw", "raw_dir", type=click.Path(path_type=Path), default=None,
               help="Folder of raw <table>.parquet files (--target dev; prod reads the raw "
                    "dataset filled by load-raw).")
-@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+@click.option("--as-of", "as_of", type=DAY, default=None,
               help="Cut-off date; default: the day after the last order.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Output folder: payloads.jsonl, assignments.csv, preview.html, ...")
@@ -390,13 +413,13 @@ def load_raw(target: str, raw_dir: Path) -> None:
 @click.option("--treatment", default=None,
               help="Force one arm for every customer (personalized, random, control, ...).")
 @var_option
-def run(target: str, raw_dir: Path | None, as_of: Any, out_dir: Path, items: int | None,
+def run(target: str, raw_dir: Path | None, as_of: date | None, out_dir: Path, items: int | None,
         campaign_id: str | None, treatment: str | None, dbt_var: tuple[str, ...]) -> None:
     """dbt build (tests included), then email payloads, assignments, preview and a summary."""
     from vehicle_recs import runner
 
     options = runner.RunOptions(raw_dir=raw_dir, out_dir=out_dir,
-                                as_of=as_of.date() if as_of is not None else None, items=items,
+                                as_of=as_of, items=items,
                                 campaign_id=campaign_id, treatment=treatment, target=target,
                                 dbt_vars=parse_dbt_vars(dbt_var))
     with _dbt_step("run") as progress:
@@ -411,7 +434,7 @@ def estimate(target: str) -> None:
     from vehicle_recs import estimate as estimating
 
     if target != "prod":
-        raise ValueError("estimate needs --target prod: dry runs are a BigQuery feature")
+        raise VehicleRecsError("estimate needs --target prod: dry runs are a BigQuery feature")
     project, client = estimating.prod_project()
     with _status("dry runs of the weekly build") as progress:
         estimates = estimating.estimate_weekly(project, client, progress)
@@ -459,7 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    except EXPECTED_ERRORS as error:
+    except VehicleRecsError as error:  # one a person can act on; anything else is a bug
         if debug:
             raise
         console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)

@@ -27,7 +27,7 @@ nothing) and its utm_* parameters, `utm_content` being the opaque code of campai
 made before utm_content was opaque are rewritten to the code.
 
 Checks: the rows of every format are validated column by column against their JSON Schema
-(`schemas/`, `payloads.validate_table`) before a byte is written; every recipient / event and
+(`schemas/`, `payload_schema.validate_table`) before a byte is written; every recipient / event and
 every body is measured against the documented byte and count limits; the written file's size
 must be the sum of the bodies', and a sample of bodies (first, last, evenly spread) is read
 back, parsed, counted and validated with jsonschema against the full request schema (with a
@@ -61,8 +61,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# vehicle_recs.payloads (pandas, through variants) is imported where it is used: cli.py imports
-# this module for every command.
+from vehicle_recs.errors import VehicleRecsError, user_path
+
+# vehicle_recs.payloads and the modules that import it (pandas, through variants) are imported
+# where they are used: cli.py imports this module for every command.
 
 Progress = Callable[[str], None]
 
@@ -153,7 +155,7 @@ ENDPOINTS = {
 }
 
 
-class ExportError(ValueError):
+class ExportError(VehicleRecsError):
     """Bad input for an export (shown by the CLI as one line, exit code 2)."""
 
 
@@ -613,6 +615,8 @@ def check_bodies(path: Path, sizes: np.ndarray, counts: np.ndarray, fmt: str,
     `sample_objects` of their objects. Returns the bodies read back."""
     import jsonschema
 
+    from vehicle_recs.payload_schema import read_json_line
+
     lengths = sizes + 1  # the newline
     ends = np.cumsum(lengths)
     total = int(ends[-1]) if len(ends) else 0
@@ -628,12 +632,8 @@ def check_bodies(path: Path, sizes: np.ndarray, counts: np.ndarray, fmt: str,
     validator = jsonschema.Draft202012Validator(schema)
     with path.open("rb") as handle:
         for row in rows:
-            handle.seek(int(ends[row] - lengths[row]))
-            raw = handle.read(int(lengths[row]))
             try:
-                if not raw.endswith(b"\n"):
-                    raise ValueError("no newline at the end of the body")
-                body = json.loads(raw)
+                body = read_json_line(handle, int(ends[row]), int(lengths[row]))
             except ValueError as problem:
                 raise ExportError(f"{path.name} body {row + 1} is not one JSON object: "
                                   f"{problem}") from None
@@ -668,14 +668,15 @@ def export_run(run_dir: Path, fmt: str, out_dir: Path | None = None, *,
                currency: str = DEFAULT_CURRENCY, progress: Progress = _quiet,
                rows_per_chunk: int = ROWS_PER_CHUNK) -> dict[str, Any]:
     """The whole `export` command; returns the manifest (also DIR/export.json)."""
-    from vehicle_recs.payloads import write_text
+    from vehicle_recs.outputs import write_text
 
     esp_campaign = check_options(fmt, currency, campaign_id, metric)
     run_dir = run_dir.resolve()
     summary = check_run(run_dir)
     out = (out_dir if out_dir is not None else run_dir.parent / f"{run_dir.name}-{fmt}").resolve()
     check_out(out, run_dir)
-    with open_items(run_dir, summary) as source:  # checked before anything is written
+    # checked before anything is written
+    with open_items(run_dir, summary) as source, user_path(out, "write the export to"):
         out.parent.mkdir(parents=True, exist_ok=True)
         for stale in out.parent.glob(f".{out.name}.export-*"):  # left by a killed export
             shutil.rmtree(stale, ignore_errors=True)
@@ -697,7 +698,7 @@ def _export_into(staging: Path, source: IO[bytes], run_dir: Path, summary: Mappi
                  rows_per_chunk: int) -> dict[str, Any]:
     import duckdb
 
-    from vehicle_recs.payloads import validate_table
+    from vehicle_recs.payload_schema import validate_table
 
     run_campaign = str(summary["campaign_id"])
     schema = load_export_schema(fmt)
@@ -763,7 +764,7 @@ def _write_csv(parts: Iterator[Part], handle: IO[bytes], element: Mapping[str, A
                campaign_id: str, totals: _Totals, progress: Progress) -> None:
     import pyarrow.csv as pacsv
 
-    from vehicle_recs.payloads import validate_table
+    from vehicle_recs.payload_schema import validate_table
 
     writer: pacsv.CSVWriter | None = None
     try:

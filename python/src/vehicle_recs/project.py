@@ -23,10 +23,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TextIO
+
+from vehicle_recs.errors import VehicleRecsError
 
 if TYPE_CHECKING:
     from dbt_common.events.base_types import EventMsg
@@ -38,7 +40,7 @@ CONSOLE_LOG_MAX_BYTES = 10 * 1024 * 1024  # started afresh beyond this
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
-class DbtError(RuntimeError):
+class DbtError(VehicleRecsError):
     """dbt failed: a compile error or a failing test (a guardrail)."""
 
 
@@ -111,7 +113,7 @@ def find_project_dir(start: Path | None = None) -> Path:
     raise DbtError("cannot find dbt_project.yml; set VEHICLE_RECS_PROJECT_DIR")
 
 
-class RunLocked(RuntimeError):
+class RunLocked(VehicleRecsError):
     """Another run holds the project's target folder or DuckDB file."""
 
 
@@ -158,6 +160,12 @@ class DbtProject:
         if self.duckdb_path is None:
             env_db = os.environ.get("VEHICLE_RECS_DUCKDB_PATH")
             self.duckdb_path = Path(env_db) if env_db else self.project_dir / "vehicle_recs.duckdb"
+
+    def with_vars(self, dbt_vars: Mapping[str, Any], **changes: Any) -> DbtProject:
+        """A copy with `dbt_vars` on top of this project's vars (and any other field changed):
+        a run adds its own vars to a copy, so the caller's project carries none of them into
+        its next run."""
+        return replace(self, dbt_vars={**self.dbt_vars, **dbt_vars}, **changes)
 
     def var(self, name: str) -> Any:
         """A dbt var as this project's builds see it: its override in `dbt_vars`, else its

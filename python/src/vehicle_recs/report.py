@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vehicle_recs import report_charts as charts
+from vehicle_recs.errors import VehicleRecsError, user_path
 from vehicle_recs.project import DbtProject
 
 READOUT_MODEL = "rpt_experiment_readout"
@@ -289,8 +290,8 @@ def read_marts(project: DbtProject, client: Any | None = None) -> dict[str, pd.D
             frames[model] = table.to_pandas(integer_object_nulls=True)
         except Exception as error:  # the engines raise their own catalog errors
             if "does not exist" in str(error) or "not found" in str(error).lower():
-                raise ValueError(f"{model} is not built in {project.duckdb_path}; run "
-                                 "`vehicle-recs report --raw DIR` to build it") from error
+                raise VehicleRecsError(f"{model} is not built in {project.duckdb_path}; run "
+                                       "`vehicle-recs report --raw DIR` to build it") from error
             raise
     return frames
 
@@ -304,23 +305,30 @@ def load_backtest(path: Path | None) -> pd.DataFrame | None:
     if path is None:
         return None
     if not path.is_file():
-        raise ValueError(f"backtest result not found: {path}")
-    if path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    else:
-        payload = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(payload, dict):
-            payload = next((payload[key] for key in ("strategies", "results", "metrics")
-                            if key in payload), payload)
-        if isinstance(payload, dict):  # {strategy: {metric: value}}
-            payload = [{"strategy": name, **values} for name, values in payload.items()
-                       if isinstance(values, dict)]
-        frame = pd.DataFrame(payload)
+        raise VehicleRecsError(f"backtest result not found: {path}")
+    with user_path(path, "read"):
+        try:
+            frame = _read_backtest_file(path)
+        except ValueError as error:  # pandas', Arrow's and json's parse errors: the file's fault
+            raise VehicleRecsError(f"{path}: not a backtest result ({error})") from error
     if not {"strategy", "match_rate"} <= set(frame.columns):
-        raise ValueError(f"{path}: a backtest result needs columns strategy and match_rate")
+        raise VehicleRecsError(f"{path}: a backtest result needs columns strategy and match_rate")
     return frame
+
+
+def _read_backtest_file(path: Path) -> pd.DataFrame:
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(payload, dict):
+        payload = next((payload[key] for key in ("strategies", "results", "metrics")
+                        if key in payload), payload)
+    if isinstance(payload, dict):  # {strategy: {metric: value}}
+        payload = [{"strategy": name, **values} for name, values in payload.items()
+                   if isinstance(values, dict)]
+    return pd.DataFrame(payload)
 
 
 def load_report_data(project: DbtProject, campaign: str | None = None,
@@ -332,7 +340,7 @@ def load_report_data(project: DbtProject, campaign: str | None = None,
         known = sorted(readout["campaign_id"].unique())
         if campaign not in known:
             shown = ", ".join(known[:5]) + (" ..." if len(known) > 5 else "")
-            raise ValueError(f"campaign '{campaign}' is not in the readout (known: {shown})")
+            raise VehicleRecsError(f"campaign '{campaign}' is not in the readout (known: {shown})")
         readout = readout.loc[readout["campaign_id"] == campaign]
     strategies = frames[STRATEGY_MODEL].sort_values(["campaign_id", "strategy"])
     sample_ratio = frames[SAMPLE_RATIO_MODEL].sort_values(["campaign_id", "arm"])
@@ -795,10 +803,10 @@ def render_html(data: ReportData) -> str:
 def write_html(html: str, out_dir: Path) -> Path:
     """Write report.html atomically (a reader never sees a half-written file), mode 0644
     under the usual umask like any other output."""
-    from vehicle_recs.payloads import atomic_path
+    from vehicle_recs.outputs import atomic_path
 
     target = out_dir / REPORT_FILE
-    with atomic_path(target) as temp:
+    with user_path(out_dir, "write the report to"), atomic_path(target) as temp:
         temp.write_text(html, encoding="utf-8")
     return target
 
@@ -812,5 +820,5 @@ def run_report(project: DbtProject, out_dir: Path, campaign: str | None = None,
         build_marts(project)
     data = load_report_data(project, campaign=campaign, backtest=backtest, client=client)
     if data.readout.empty:
-        raise ValueError("the experiment readout is empty: no email sends before as_of")
+        raise VehicleRecsError("the experiment readout is empty: no email sends before as_of")
     return data, write_html(render_html(data), out_dir)

@@ -46,18 +46,10 @@ import pyarrow.compute as pc
 from vehicle_recs import __version__, bandit, bandit_arm
 from vehicle_recs.arms import Arm, ArmContext, arm_decisions
 from vehicle_recs.contract import check_raw_dir
-from vehicle_recs.payloads import (
-    build_payloads,
-    check_guardrails,
-    check_written,
-    load_schema,
-    validate_file,
-    validate_table,
-    write_csv,
-    write_flat_items,
-    write_jsonl,
-    write_text,
-)
+from vehicle_recs.errors import VehicleRecsError, user_path
+from vehicle_recs.outputs import write_csv, write_flat_items, write_jsonl, write_text
+from vehicle_recs.payload_schema import check_written, load_schema, validate_file, validate_table
+from vehicle_recs.payloads import build_payloads, check_guardrails
 from vehicle_recs.preview import render_preview
 from vehicle_recs.project import DbtError, DbtProject
 from vehicle_recs.selection import select_items
@@ -92,7 +84,7 @@ TARGETS = ("dev", "prod")  # dev: DuckDB on a raw folder; prod: BigQuery
 class RunOptions:
     raw_dir: Path | None  # dev only; prod reads the raw dataset (`vehicle-recs load-raw`)
     out_dir: Path
-    as_of: date | str | None = None  # a date, or its YYYY-MM-DD text
+    as_of: date | None = None  # default: the day after the last order (the models' default)
     items: int | None = None
     campaign_id: str | None = None
     treatment: str | None = None
@@ -126,7 +118,8 @@ class FileAssignmentLog:
                 else {})
 
     def write(self, rows: pa.Table, campaign_id: str) -> str:
-        return str(bandit.write_assignment_log(rows, self.folder, campaign_id))
+        with user_path(self.folder, "write the assignment log to"):
+            return str(bandit.write_assignment_log(rows, self.folder, campaign_id))
 
 
 @dataclass
@@ -141,21 +134,11 @@ class PayloadRun:
         default_factory=bandit.ASSIGNMENT_LOG_SCHEMA.empty_table)  # bandit.ASSIGNMENT_LOG_SCHEMA
 
 
-def parse_as_of(text: date | str | None) -> date | None:
-    if text is None or isinstance(text, date):
-        return text
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"bad --as-of date '{text}': expected YYYY-MM-DD") from None
-
-
 def check_campaign_id(campaign_id: str) -> str:
     # fullmatch: `$` in re.match would accept a trailing newline (it broke the CSV and log name)
     if not CAMPAIGN_ID.fullmatch(campaign_id):
-        raise ValueError(f"bad --campaign {campaign_id!r}: use letters, digits, '.', '_', '-'")
+        raise VehicleRecsError(
+            f"bad --campaign {campaign_id!r}: use letters, digits, '.', '_', '-'")
     return campaign_id
 
 
@@ -179,7 +162,7 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
     timings: dict[str, float] = {}
     suffixes = suffixes if suffixes is not None else load_suffixes()
     config = config if config is not None else load_payloads()
-    campaign_id, as_of = context.campaign_id, context.as_of.isoformat()
+    campaign_id, as_of = context.campaign_id, context.as_of
     candidates = context.candidates
     with _timed(timings, "assign"):
         customers = pc.unique(candidates["customer_id"]).sort()
@@ -220,8 +203,8 @@ def make_payloads(context: ArmContext, *, model_version: str, rules: SelectionRu
                                             suffixes, config))
         del picked, lookup  # before the next arm ranks (about 1 GB for the largest at l)
     if not parts:
-        raise ValueError("no customer got an email: the final model is empty or every arm is "
-                         "control")
+        raise VehicleRecsError("no customer got an email: the final model is empty or every arm is "
+                               "control")
     # lines are grouped by arm, customers in order within an arm
     payloads = pa.concat_tables(parts)
     progress("validating payloads")
@@ -270,7 +253,7 @@ def new_arrival_counts(payloads: pa.Table, new_skus: pa.Array) -> dict[str, Any]
 
 
 def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
-              campaign_id: str, as_of: str, model_version: str,
+              campaign_id: str, as_of: date, model_version: str,
               forced: str | None) -> dict[str, Any]:
     """Counts a person checks before sending: arms, fallback share, reasons, short emails."""
     items = payloads["items"]
@@ -295,7 +278,7 @@ def summarize(payloads: pa.Table, assignments: pa.Table, rules: SelectionRules,
     emailed = int(sum(arm["assigned"] for name, arm in arms.items() if get_arm(name).sends_email))
     return {
         "campaign_id": campaign_id,
-        "as_of": as_of,
+        "as_of": as_of.isoformat(),  # summary.json's text
         "model_version": model_version,
         "forced_treatment": forced,
         "customers": assignments.num_rows,
@@ -445,18 +428,19 @@ def _sha256(path: Path) -> str:
 def check_writable_folder(folder: Path, option: str) -> None:
     """Before the build: OUT (or the log folder) must be a folder, or creatable, and writable."""
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{option} {folder} is a file, not a folder")
+        raise VehicleRecsError(f"{option} {folder} is a file, not a folder")
     existing = folder if folder.exists() else next(
         (parent for parent in folder.parents if parent.exists()), folder.anchor)
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"{option} {folder}: {existing} is not writable")
+        raise VehicleRecsError(f"{option} {folder}: {existing} is not writable")
 
 
 def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, Any]:
-    """The whole `run` command; returns the summary (also in OUT/summary.json)."""
-    as_of = parse_as_of(options.as_of)
+    """The whole `run` command; returns the summary (also in OUT/summary.json).
+
+    `options.project` is left as it was: the run builds with a copy that holds its vars."""
     if options.treatment is not None and not get_arm(options.treatment).sends_email:
-        raise ValueError(f"--treatment {options.treatment} sends no email: nothing to write")
+        raise VehicleRecsError(f"--treatment {options.treatment} sends no email: nothing to write")
     rules = load_selection(items=options.items)
     weights = load_weights()
     # an empty --campaign is an error, not the default campaign
@@ -468,37 +452,36 @@ def run(options: RunOptions, progress: Progress = lambda _: None) -> dict[str, A
     holder = (f"pid {os.getpid()} (vehicle-recs run {source} --out "
               f"{options.out_dir.resolve()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})")
     with project.exclusive(holder):
-        return _run_locked(options, project, (log, client), as_of, campaign,
+        return _run_locked(options, project, (log, client), options.as_of, campaign,
                            (rules, weights, suffixes), progress)
 
 
 def _prepare_target(options: RunOptions) -> tuple[DbtProject, AssignmentLog, Any, str]:
     """Before the lock: the raw data checked (folder or dataset), OUT checked, the dbt project
-    with the raw data's var, the assignment log, the BigQuery client (prod; None on dev) and
-    how the run names its source for a second run's message."""
+    (a copy of the caller's) with the raw data's var, the assignment log, the BigQuery client
+    (prod; None on dev) and how the run names its source for a second run's message."""
     if options.target not in TARGETS:
-        raise ValueError(f"unknown --target {options.target!r}: use {' or '.join(TARGETS)}")
+        raise VehicleRecsError(f"unknown --target {options.target!r}: use {' or '.join(TARGETS)}")
     if options.target == "prod":
         if options.raw_dir is not None:
-            raise ValueError("--raw is read by --target dev only: on prod, load the folder "
-                             "with `vehicle-recs load-raw --target prod RAW` first")
+            raise VehicleRecsError("--raw is read by --target dev only: on prod, load the folder "
+                                   "with `vehicle-recs load-raw --target prod RAW` first")
         check_writable_folder(options.out_dir.resolve(), "--out")
         from vehicle_recs import bigquery_io
 
         project = options.project or DbtProject(target="prod")
-        project.target = project.target or "prod"  # dbt builds where Python reads
+        project = project.with_vars({}, target=project.target or "prod")  # builds where it reads
         bigquery = bigquery_io.connect(project)
         bigquery_io.check_raw_dataset(bigquery)
-        project.dbt_vars = {**project.dbt_vars, "raw_dataset": bigquery.raw_dataset}
+        project = project.with_vars({"raw_dataset": bigquery.raw_dataset})
         return (project, bigquery_io.BigQueryAssignmentLog(bigquery), bigquery.client,
                 f"--target prod ({bigquery.project}.{bigquery.raw_dataset})")
     if options.raw_dir is None:
-        raise ValueError("--raw RAW is needed with --target dev (the folder of raw tables)")
+        raise VehicleRecsError("--raw RAW is needed with --target dev (the folder of raw tables)")
     raw_dir = options.raw_dir.resolve()
     check_raw_dir(raw_dir)
     check_writable_folder(options.out_dir.resolve(), "--out")
-    project = options.project or DbtProject()
-    project.dbt_vars = {**project.dbt_vars, "raw_dir": str(raw_dir)}
+    project = (options.project or DbtProject()).with_vars({"raw_dir": str(raw_dir)})
     log = FileAssignmentLog(
         options.assignment_log_dir.resolve() if options.assignment_log_dir is not None
         else bandit.assignment_log_dir(project.project_dir))
@@ -515,19 +498,21 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
     """
     rules, weights, suffixes = settings
     log, client = where
-    project.dbt_vars.update(options.dbt_vars)  # --var first: the run's own vars below win
+    project = project.with_vars(options.dbt_vars)  # --var first: the run's own vars below win
     check_apparel_caps(rules, project.var("max_apparel_candidates"))  # before the build
-    project.dbt_vars.update(log.dbt_vars())  # earlier campaigns' logs: the bandit's evidence
+    run_vars: dict[str, Any] = {**log.dbt_vars()}  # earlier campaigns' logs: the bandit's evidence
     if as_of is not None:
-        project.dbt_vars["as_of"] = as_of.isoformat()
+        run_vars["as_of"] = as_of.isoformat()
     if campaign is not None:  # else the models seed with the default campaign's id
-        project.dbt_vars["random_seed"] = campaign
+        run_vars["random_seed"] = campaign
     # var campaign_id: only the BigQuery job labels read it (query-comment in dbt_project.yml)
     label = campaign or (f"recs-{as_of.isoformat()}" if as_of is not None else None)
     if label is not None:
-        project.dbt_vars["campaign_id"] = label
-    # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
-    project.dbt_vars["baseline_strategies"] = _baseline_strategies(weights, options.treatment)
+        run_vars["campaign_id"] = label
+    project = project.with_vars({
+        **run_vars,
+        # fct_baseline_candidates holds only what this run's arms read: the random arm's draw
+        "baseline_strategies": _baseline_strategies(weights, options.treatment)})
     timings: dict[str, float] = {}
     progress("dbt source freshness (a warning, never a stop)")
     with _timed(timings, "source_freshness"):
@@ -542,20 +527,17 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
                                    location=os.environ.get("VEHICLE_RECS_BQ_LOCATION"))
         candidates = warehouse.read_candidates()
     if candidates.num_rows == 0:
-        raise ValueError(f"{FINAL_MODEL} is empty: no opted-in customer has a candidate")
-    model_as_of = pc.unique(candidates["as_of_date"]).to_pylist()
-    as_of_text = (as_of or model_as_of[0]).isoformat()
-    campaign = campaign or f"recs-{as_of_text}"
+        raise VehicleRecsError(f"{FINAL_MODEL} is empty: no opted-in customer has a candidate")
+    as_of = as_of or pc.unique(candidates["as_of_date"])[0].as_py()  # the models' default
+    campaign = campaign or f"recs-{as_of.isoformat()}"
     with _timed(timings, "family_check"):
-        _check_families(warehouse, candidates, suffixes, date.fromisoformat(as_of_text))
+        _check_families(warehouse, candidates, suffixes, as_of)
         new_days = int(project.var("new_arrival_days"))
-        new_skus = warehouse.read_new_skus(
-            date.fromisoformat(as_of_text) - timedelta(days=new_days),
-            date.fromisoformat(as_of_text))
+        new_skus = warehouse.read_new_skus(as_of - timedelta(days=new_days), as_of)
     dirty_rows = warehouse.read_dirty_rows()
 
     model_version = f"{__version__}+{warehouse.model_checksum()[:8]}"
-    context = ArmContext(campaign_id=campaign, as_of=date.fromisoformat(as_of_text),
+    context = ArmContext(campaign_id=campaign, as_of=as_of,
                          candidates=candidates, warehouse=warehouse)
     del candidates  # the context's is the only reference: make_payloads frees the table
     result = make_payloads(context, model_version=model_version, rules=rules, weights=weights,
@@ -569,9 +551,10 @@ def _run_locked(options: RunOptions, project: DbtProject, where: tuple[Assignmen
         result.summary["assignment_log"] = log.write(result.assignment_log, campaign)
     config = load_payloads()
     result.summary["timings_s"] = {**timings, **result.timings}  # write_outputs adds its own
-    write_outputs(result, options.out_dir, progress, preview_per_arm=config.preview_emails,
-                  sample_lines=config.sample_validation_lines,
-                  revalidate=config.revalidate_written_file)
+    with user_path(options.out_dir, "write the outputs to"):
+        write_outputs(result, options.out_dir, progress, preview_per_arm=config.preview_emails,
+                      sample_lines=config.sample_validation_lines,
+                      revalidate=config.revalidate_written_file)
     return result.summary
 
 
@@ -610,6 +593,6 @@ def _check_families(warehouse: Warehouse, candidates: pa.Table, suffixes: dict[s
     wrong = family_mismatches(pairs.to_pandas(), catalog, suffixes)
     if len(wrong):
         example = wrong.iloc[0]
-        raise ValueError(
+        raise VehicleRecsError(
             f"{FINAL_MODEL}: family_id of {len(wrong)} SKU(s) breaks the variant rule "
             f"(e.g. {example['sku']} has family {example['family_id']})")

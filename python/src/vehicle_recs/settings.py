@@ -22,9 +22,9 @@ does the checking that used to be hand-written:
    a model validator per section.
 
 A section built in code (`SelectionRules(...)`, `dataclasses.replace(...)`) goes through the same
-validation. Every problem is a `SettingsError` (a ValueError: the CLI prints it as one line) that
-names the file and the key, e.g. `config/selection.json: department_caps.apparl: unknown
-department ...`; when pydantic finds several, the first is shown and the others counted.
+validation. Every problem is a `SettingsError` (a VehicleRecsError: the CLI prints it as one
+line) that names the file and the key, e.g. `config/selection.json: department_caps.apparl:
+unknown department ...`; when pydantic finds several, the first is shown and the others counted.
 
 Arm names in arms.json are checked against the arm registry, which lives in treatments.py (it
 includes the bandit arm, which reads its settings from here): `load_arms` takes the registered
@@ -51,12 +51,17 @@ from pydantic import AfterValidator, ConfigDict, Field, ValidationError, model_v
 from pydantic.dataclasses import dataclass
 
 from vehicle_recs.contract import APPAREL, DEPARTMENTS
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.strategies import known_strategies
 from vehicle_recs.warehouse import CANDIDATE_SCHEMA
 
 
-class SettingsError(ValueError):
-    """A settings file (or a section built in code) breaks a rule: one line naming file and key."""
+class SettingsError(VehicleRecsError, ValueError):
+    """A settings file (or a section built in code) breaks a rule: one line naming file and key.
+
+    Also a ValueError because pydantic relies on it: a validator's ValueError becomes part of
+    the ValidationError, which `_one_line_errors` turns into one SettingsError naming the key
+    (any other exception would escape pydantic without the key's location)."""
 
 
 # Every section: unknown keys refused, no type coercion (an int is still accepted for a float;
@@ -218,7 +223,7 @@ class BanditConfig:
 @dataclass(frozen=True, config=SECTION)
 class PayloadsConfig:
     """payloads.json: link tracking, the URL of products without one, preview size and how much
-    of the written file is read back (payloads.py, runner.write_outputs)."""
+    of the written file is read back (payloads.py, payload_schema.py, runner.write_outputs)."""
 
     FILE: ClassVar[str] = "payloads.json"
 

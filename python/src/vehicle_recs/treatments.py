@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from vehicle_recs.arms import ARM_SCHEMA, Arm, ArmContext
 from vehicle_recs.bandit_arm import BanditArm
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.settings import ArmsConfig, load_arms
 
 
@@ -88,7 +89,7 @@ def known_arms() -> list[str]:
 def get_arm(name: str) -> Arm:
     """A fresh instance of the arm (it may keep per-campaign `decisions`)."""
     if name not in _REGISTRY:
-        raise ValueError(f"unknown treatment arm '{name}' (known: {', '.join(known_arms())})")
+        raise VehicleRecsError(f"unknown treatment arm '{name}' (known: {', '.join(known_arms())})")
     return _REGISTRY[name]()
 
 

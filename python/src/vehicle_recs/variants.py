@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.project import find_project_dir
 
 SEED_FILE = Path("seeds") / "variant_suffixes.csv"
@@ -33,14 +34,14 @@ def load_suffixes(path: Path | None = None) -> dict[str, str]:
     """The suffix seed as {suffix: meaning}; raises ValueError when it is missing or malformed."""
     seed = path or find_project_dir() / SEED_FILE
     if not seed.is_file():
-        raise ValueError(f"variant suffix seed not found: {seed}")
+        raise VehicleRecsError(f"variant suffix seed not found: {seed}")
     with seed.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or not {"suffix", "meaning"} <= set(reader.fieldnames):
-            raise ValueError(f"{seed}: expected columns suffix,meaning")
+            raise VehicleRecsError(f"{seed}: expected columns suffix,meaning")
         suffixes = {row["suffix"].strip(): row["meaning"].strip() for row in reader}
     if not suffixes or "" in suffixes:
-        raise ValueError(f"{seed}: every row needs a non-empty suffix")
+        raise VehicleRecsError(f"{seed}: every row needs a non-empty suffix")
     return suffixes
 
 

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vehicle_recs.errors import VehicleRecsError
+
 FINAL_MODEL = "fct_recommendation_candidates"
 RANDOM_ARM_MODEL = "fct_random_arm_candidates"
 PRODUCTS_MODEL = "dim_products"  # the clean catalog as of the build's cut-off
@@ -96,20 +98,25 @@ class Relation:
     contract_columns: dict[str, str]  # column -> data_type from the model's YAML
 
 
+class ModelNotFound(VehicleRecsError):
+    """A model is not in the dbt manifest, or has no table to read (ephemeral): the build did
+    not make it (a --select without it, an older checkout)."""
+
+
 def load_manifest(target_dir: Path) -> dict[str, Any]:
     path = target_dir / "manifest.json"
     if not path.is_file():
-        raise ValueError(f"dbt manifest not found: {path} (run dbt build first)")
+        raise VehicleRecsError(f"dbt manifest not found: {path} (run dbt build first)")
     manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return manifest
 
 
 def find_relation(manifest: dict[str, Any], model: str) -> Relation:
-    """The relation of a model in the manifest; ValueError when the model is missing."""
+    """The relation of a model in the manifest; ModelNotFound when there is none."""
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") == "model" and node.get("name") == model:
             if not node.get("relation_name"):
-                raise ValueError(f"model '{model}' has no relation (ephemeral?)")
+                raise ModelNotFound(f"model '{model}' has no relation (ephemeral?)")
             columns = {
                 name: str(column.get("data_type") or "").lower()
                 for name, column in (node.get("columns") or {}).items()
@@ -122,7 +129,7 @@ def find_relation(manifest: dict[str, Any], model: str) -> Relation:
                 identifier=node.get("alias") or model,
                 contract_columns=columns,
             )
-    raise ValueError(f"model '{model}' not found in the dbt manifest")
+    raise ModelNotFound(f"model '{model}' not found in the dbt manifest")
 
 
 def check_contract(relation: Relation, schema: pa.Schema) -> None:
@@ -207,7 +214,7 @@ BATCH_ROWS = 100_000
 class DuckDBEngine:
     def __init__(self, path: Path) -> None:
         if not path.is_file():
-            raise ValueError(f"DuckDB database not found: {path}")
+            raise VehicleRecsError(f"DuckDB database not found: {path}")
         self.path = path
         self.memory_limit = os.environ.get(READ_MEMORY_LIMIT_ENV, DEFAULT_READ_MEMORY_LIMIT)
 
@@ -323,8 +330,8 @@ class Warehouse:
         relation = self.relation(FINAL_MODEL)
         reason = untested_reason(self.manifest, self.run_results, FINAL_MODEL)
         if reason is not None:
-            raise ValueError(f"{FINAL_MODEL} is not read: in the last dbt build {reason} "
-                             "(target/run_results.json); fix the data and build again")
+            raise VehicleRecsError(f"{FINAL_MODEL} is not read: in the last dbt build {reason} "
+                                   "(target/run_results.json); fix the data and build again")
         check_contract(relation, CANDIDATE_SCHEMA)
         return self._read(candidates_sql(relation), CANDIDATE_SCHEMA, FINAL_MODEL)
 
@@ -400,6 +407,6 @@ def open_warehouse(target_dir: Path, duckdb_path: Path | None = None,
         project = find_relation(manifest, FINAL_MODEL).database
         engine = BigQueryEngine(project, location=location, client=client)
     else:
-        raise ValueError(f"unsupported dbt adapter in the manifest: {adapter!r}")
+        raise VehicleRecsError(f"unsupported dbt adapter in the manifest: {adapter!r}")
     return Warehouse(engine, manifest, load_run_results(target_dir))
 

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from vehicle_recs.contract import EVENT_TYPES, HARD_PARTS, ORDER_STATUSES, RAW_SCHEMAS, raw_path
+from vehicle_recs.errors import VehicleRecsError
 from vehicle_recs.synth import _config as cfg
 from vehicle_recs.synth._arrow import (
     id_width,
@@ -331,11 +332,11 @@ def generate(
     removed (orders left empty go too), so a recommender sees new parts with few or no sales.
     """
     if scale not in cfg.SCALES:
-        raise ValueError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
+        raise VehicleRecsError(f"unknown scale '{scale}' (choose one of {', '.join(cfg.SCALES)})")
     knobs = check_knobs(taste=taste, rebuy=rebuy, season=season, new_vehicle=new_vehicle)
     if not 0 <= holdout <= 0.5 or not 0 <= email_lift <= 1 or not 0 <= arrivals <= 1:
-        raise ValueError(f"holdout must be in 0..0.5, email_lift and arrivals in 0..1 "
-                         f"(got {holdout}, {email_lift}, {arrivals})")
+        raise VehicleRecsError(f"holdout must be in 0..0.5, email_lift and arrivals in 0..1 "
+                               f"(got {holdout}, {email_lift}, {arrivals})")
     size = cfg.SCALES[scale]
     say = progress or (lambda message: None)
     out_dir = Path(out_dir)
@@ -438,9 +439,9 @@ def check_knobs(taste: float, rebuy: float, season: float,
               "new_vehicle": float(new_vehicle)}
     for name, value in values.items():
         if not np.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a number >= 0 (got {value})")
+            raise VehicleRecsError(f"{name} must be a number >= 0 (got {value})")
     if values["taste"] > 1:
-        raise ValueError(f"taste is a share of fitted lines: 0..1 (got {values['taste']})")
+        raise VehicleRecsError(f"taste is a share of fitted lines: 0..1 (got {values['taste']})")
     return values
 
 
