@@ -47,8 +47,9 @@ TABLES = ("vehicles", "products", "fitment", "customers", "customer_vehicles", "
 # Phases of summary.json "timings_s" outside the Python payload step (runner.run): dbt, reading
 # the final model, the family check, and the writes (whose sub-steps write_jsonl,
 # check_written, write_exports, preview are also listed, inside "write").
-NOT_PAYLOAD = {"dbt_build", "read", "family_check", "write", "write_jsonl", "revalidate_file",
-               "check_written", "write_exports", "preview", "assignment_log_write"}
+NOT_PAYLOAD = {"source_freshness", "dbt_build", "read", "family_check", "write", "write_jsonl",
+               "revalidate_file", "check_written", "write_exports", "preview",
+               "assignment_log_write"}
 
 # Runs in a fresh interpreter so its memory is its own: argv = sql file, raw folder, out file.
 REFERENCE_CHILD = """
