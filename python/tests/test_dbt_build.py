@@ -130,7 +130,7 @@ def test_implausible_prices_and_quantities_are_flagged_not_fatal(
     skus = products["sku"].to_pylist()[:3]
     project = DbtProject(duckdb_path=tmp_path / "bounds.duckdb", target_path=tmp_path / "target",
                          dbt_vars={"raw_dir": str(raw)})
-    project.invoke(["run", "--select", "+int_staging_rows_counted_by_flag"])
+    project.invoke(["run", "--select", "+fct_raw_rows_counted_by_flag"])
     flagged = query(project, "select sku, price_usd, is_invalid_price, is_dirty "
                              "from stg_shop__products where sku in ('" + "', '".join(skus) + "')")
     assert len(flagged) >= 3 and all(row[1] is None and row[2] and row[3] for row in flagged)
@@ -138,7 +138,7 @@ def test_implausible_prices_and_quantities_are_flagged_not_fatal(
                                       "where quantity is null and is_invalid_quantity "
                                       "and line_number is not null")[0]
     assert lines_flagged >= 2
-    counts = dict(query(project, "select flag, flagged_rows from int_staging_rows_counted_by_flag "
+    counts = dict(query(project, "select flag, flagged_rows from fct_raw_rows_counted_by_flag "
                                  "where raw_table = 'products'"))
     assert counts["is_invalid_price"] >= 3 and counts["is_dirty"] >= counts["is_invalid_price"]
 

@@ -26,7 +26,7 @@ from vehicle_recs.errors import VehicleRecsError
 FINAL_MODEL = "fct_recommendation_candidates"
 RANDOM_ARM_MODEL = "fct_random_arm_candidates"
 PRODUCTS_MODEL = "dim_products"  # the clean catalog as of the build's cut-off
-DIRTY_COUNTS_MODEL = "int_staging_rows_counted_by_flag"
+DIRTY_COUNTS_MODEL = "fct_raw_rows_counted_by_flag"
 
 # Display text that repeats across rows (names, URLs, reasons: ~100k distinct values behind 17M
 # candidate rows at the l scale) is held dictionary-encoded: about 5 GB less in memory there.
