@@ -8,12 +8,6 @@
 {% set deciles = 10 %}
 with
 
-population as (
-
-    select * from {{ ref('int_customers_filtered_to_backtest_population') }}
-
-),
-
 prior_skus as (
 
     select * from {{ ref('int_customer_products_bought_before_backtest') }}
@@ -26,29 +20,8 @@ purchases as (
 
 ),
 
-engine_candidates as (
-
-    select * from {{ ref('fct_recommendation_candidates') }}
-
-),
-
-baseline_candidates as (
-
-    select * from {{ ref('fct_baseline_candidates') }}
-
-),
-
+-- the probability-scored strategies' candidates, every rank
 candidates as (
-
-    select
-        'vehicle_aware' as strategy,
-        customer_id,
-        sku,
-        score
-
-    from engine_candidates
-
-    union all
 
     select
         strategy,
@@ -56,8 +29,8 @@ candidates as (
         sku,
         score
 
-    from baseline_candidates
-    where strategy = 'heuristic'
+    from {{ ref('int_customer_products_recommended_for_backtest') }}
+    where strategy in ('vehicle_aware', 'heuristic')
 
 ),
 
@@ -83,7 +56,6 @@ labelled as (
         case when purchased_skus.sku is not null then 1.0 else 0.0 end as observed
 
     from candidates
-    inner join population on candidates.customer_id = population.customer_id
     left join prior_skus
         on
             candidates.customer_id = prior_skus.customer_id

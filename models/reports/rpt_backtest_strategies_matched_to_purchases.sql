@@ -1,7 +1,7 @@
 -- The backtest's scorecard, one row per strategy: how well each strategy's top K (var
 -- backtest_k) recommendations as of the cut-off match what the population bought in the
 -- horizon (int_order_lines_filtered_to_backtest_horizon). Strategies: the engine
--- (vehicle_aware, fct_recommendation_candidates) and every baseline of fct_baseline_candidates.
+-- (vehicle_aware) and every baseline (int_customer_products_recommended_for_backtest).
 --   match_rate          = matched lines / purchase lines (a line matches when its SKU is in the
 --                         customer's top K), split into re-buy and new-item lines;
 --   revenue_match_rate  = revenue of matched lines / revenue of all lines;
@@ -16,7 +16,7 @@ with
 
 population as (
 
-    select * from {{ ref('int_customers_filtered_to_backtest_population') }}
+    select * from {{ ref('int_customers_filtered_to_opted_in_owners') }}
 
 ),
 
@@ -26,15 +26,9 @@ purchases as (
 
 ),
 
-engine_candidates as (
+recommended as (
 
-    select * from {{ ref('fct_recommendation_candidates') }}
-
-),
-
-baseline_candidates as (
-
-    select * from {{ ref('fct_baseline_candidates') }}
+    select * from {{ ref('int_customer_products_recommended_for_backtest') }}
 
 ),
 
@@ -44,18 +38,8 @@ products as (
 
 ),
 
-recommendations as (
-
-    select
-        'vehicle_aware' as strategy,
-        customer_id,
-        sku,
-        candidate_rank
-
-    from engine_candidates
-    where candidate_rank <= {{ k }}
-
-    union all
+-- every strategy's top K per population customer
+population_recommendations as (
 
     select
         strategy,
@@ -63,17 +47,8 @@ recommendations as (
         sku,
         candidate_rank
 
-    from baseline_candidates
+    from recommended
     where candidate_rank <= {{ k }}
-
-),
-
-population_recommendations as (
-
-    select recommendations.*
-
-    from recommendations
-    inner join population on recommendations.customer_id = population.customer_id
 
 ),
 
@@ -84,7 +59,7 @@ strategies as (
     union distinct
 
     select strategy
-    from baseline_candidates
+    from recommended
 
 ),
 

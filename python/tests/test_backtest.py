@@ -60,7 +60,7 @@ def _tiny_warehouse(path: Path) -> None:
             create table int_as_of_date as select date '{AS_OF.isoformat()}' as as_of_date;
             create table int_customer_vehicles_owned as
             select * from (values ('c1', 'v1'), ('c2', 'v2')) as t(customer_id, vehicle_id);
-            create table stg_shop__customers as
+            create table int_customers_filtered_to_as_of as
             select * from (values ('c1', true, false), ('c2', true, false), ('c3', true, false))
                 as t(customer_id, is_email_opt_in, is_dirty);
             create table fct_recommendation_candidates as
@@ -104,9 +104,10 @@ def _tiny_warehouse(path: Path) -> None:
 
 
 # The backtest's own models, run on the hand-made tables of their parents.
-BACKTEST_MODELS = ("int_customers_filtered_to_backtest_population",
+BACKTEST_MODELS = ("int_customers_filtered_to_opted_in_owners",
                    "int_customer_products_bought_before_backtest",
                    "int_order_lines_filtered_to_backtest_horizon",
+                   "int_customer_products_recommended_for_backtest",
                    backtest.METRICS_MODEL, backtest.CALIBRATION_MODEL)
 
 

@@ -14,7 +14,7 @@ as_of as (
 
 population as (
 
-    select * from {{ ref('int_customers_filtered_to_backtest_population') }}
+    select * from {{ ref('int_customers_filtered_to_opted_in_owners') }}
 
 ),
 

@@ -27,18 +27,6 @@ hazard as (
 
 ),
 
-owned as (
-
-    select * from {{ ref('int_customer_vehicles_owned') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_customers_filtered_to_as_of') }}
-
-),
-
 products as (
 
     select * from {{ ref('int_products_filtered_to_as_of') }}
@@ -47,12 +35,7 @@ products as (
 
 opted_in_owners as (
 
-    select distinct owned.customer_id
-    from owned
-    inner join customers on owned.customer_id = customers.customer_id
-    where
-        not customers.is_dirty
-        and customers.is_email_opt_in
+    select * from {{ ref('int_customers_filtered_to_opted_in_owners') }}
 
 ),
 

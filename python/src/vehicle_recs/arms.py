@@ -25,16 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vehicle_recs.warehouse import CANDIDATE_SCHEMA, Warehouse
-
-# What every arm returns: enough to pick items and to write an email.
-ARM_SCHEMA = pa.schema([
-    CANDIDATE_SCHEMA.field(name) for name in (
-        "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "vehicle_year",
-        "vehicle_make", "vehicle_model", "product_name", "brand", "category", "department",
-        "price_usd", "image_url", "product_url", "score", "reason_code", "reason", "is_fallback",
-    )
-])
+# ARM_SCHEMA, what every arm returns, is part of this interface; it is defined beside the
+# reader of the random arm's mart, which holds exactly those columns.
+from vehicle_recs.warehouse import ARM_SCHEMA as ARM_SCHEMA
+from vehicle_recs.warehouse import Warehouse
 
 
 @dataclass

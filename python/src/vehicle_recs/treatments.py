@@ -55,8 +55,7 @@ class RandomArm:
     def candidates(self, context: ArmContext, customer_ids: pa.Array) -> pa.Table:
         if context.warehouse is None:
             raise ValueError("the random arm needs the warehouse (fct_random_arm_candidates)")
-        rows = context.warehouse.read_random_arm(customer_ids)
-        return rows.select(ARM_SCHEMA.names).cast(ARM_SCHEMA)
+        return context.warehouse.read_random_arm(customer_ids)
 
 
 class ControlArm:

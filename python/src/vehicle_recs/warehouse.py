@@ -66,13 +66,13 @@ CANDIDATE_SCHEMA = pa.schema([
     ("as_of_date", pa.date32()),
 ])
 
-# The random arm's rows (fct_random_arm_candidates): a baseline candidate with what an email shows.
-RANDOM_ARM_SCHEMA = pa.schema([
+# What every treatment arm hands the pick (arms.py): enough to pick items and to write an
+# email. The random arm's mart (fct_random_arm_candidates) holds exactly these columns.
+ARM_SCHEMA = pa.schema([
     CANDIDATE_SCHEMA.field(name) for name in (
-        "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "score",
-        "vehicle_year", "vehicle_make", "vehicle_model", "product_name", "brand", "category",
-        "department", "price_usd", "image_url", "product_url", "reason_code", "reason",
-        "is_fallback",
+        "customer_id", "candidate_rank", "sku", "family_id", "vehicle_id", "vehicle_year",
+        "vehicle_make", "vehicle_model", "product_name", "brand", "category", "department",
+        "price_usd", "image_url", "product_url", "score", "reason_code", "reason", "is_fallback",
     )
 ])
 
@@ -341,10 +341,10 @@ class Warehouse:
         few customers it keeps); only those of `customer_ids` when given (the arm's share of
         the customers: filtered batch by batch as the rows arrive)."""
         relation = self.relation(RANDOM_ARM_MODEL)
-        check_contract(relation, RANDOM_ARM_SCHEMA)
-        sql = f"select {', '.join(RANDOM_ARM_SCHEMA.names)} from {relation.relation_name}"
+        check_contract(relation, ARM_SCHEMA)
+        sql = f"select {', '.join(ARM_SCHEMA.names)} from {relation.relation_name}"
         keep = None if customer_ids is None else pa.chunked_array([customer_ids]).combine_chunks()
-        return self._read(sql, RANDOM_ARM_SCHEMA, RANDOM_ARM_MODEL, keep)
+        return self._read(sql, ARM_SCHEMA, RANDOM_ARM_MODEL, keep)
 
     def _read(self, sql: str, schema: pa.Schema, what: str,
               customer_ids: pa.Array | None = None) -> pa.Table:
